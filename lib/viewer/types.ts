@@ -1,0 +1,88 @@
+/**
+ * The data a server hands to the live viewer, and the statistics the viewer
+ * serves at `/stats`.
+ *
+ * @module
+ */
+
+import type { ImageFormat } from "../codec/types.ts";
+
+/** One received image, as the server publishes it to the viewer. */
+export interface ViewerFrame {
+  /** Who sent it, as `host:port`. */
+  sender: string;
+  /**
+   * The encoded image exactly as received. The viewer keeps this reference
+   * without copying, so the caller must not reuse or modify the buffer.
+   */
+  bytes: Uint8Array;
+  /** The encoding of `bytes`. */
+  format: ImageFormat;
+  /** Width in pixels, when the caller already knows it. */
+  width?: number;
+  /** Height in pixels, when the caller already knows it. */
+  height?: number;
+}
+
+/** The server's running totals, shown by the viewer as they are. */
+export interface ViewerCounters {
+  /** Whole images received. */
+  frames: number;
+  /** Images that were decoded successfully. */
+  decoded: number;
+  /** Images lost or abandoned on the way (missing chunks, timeouts). */
+  dropped: number;
+  /** Images that arrived whole but could not be decoded or were invalid. */
+  errors: number;
+  /** Images deliberately not processed, for example to keep up. */
+  skipped: number;
+  /** Image bytes received. */
+  bytes: number;
+}
+
+/** Statistics of one sender, as served in `/stats`. */
+export interface SenderStats {
+  /** The sender, `host:port`. */
+  sender: string;
+  /** Frames published from this sender. */
+  frames: number;
+  /** Bytes published from this sender. */
+  bytes: number;
+  /** Frames per second over the sliding window. */
+  fps: number;
+  /** Kilobytes (1000 bytes) per second over the sliding window. */
+  kbps: number;
+  /** Width of the newest frame, or `null` when unknown. */
+  width: number | null;
+  /** Height of the newest frame, or `null` when unknown. */
+  height: number | null;
+  /** Format of the newest frame. */
+  format: ImageFormat;
+  /** Milliseconds since the newest frame was published. */
+  lastFrameAgoMs: number;
+}
+
+/** The JSON document served at `/stats`. */
+export interface ViewerStats extends ViewerCounters {
+  /** Frames per second over the sliding window, all senders together. */
+  fps: number;
+  /** Kilobytes (1000 bytes) per second over the sliding window, all senders. */
+  kbps: number;
+  /** Known senders, in the order they were first seen. */
+  senders: SenderStats[];
+  /**
+   * The sender that `?sender=` selected, or else the one shown by default
+   * (the most recently active), or `null` before the first frame.
+   */
+  selected: string | null;
+  /** How many `/stream.mjpg` responses are open. */
+  viewers: number;
+  /** Messages received on the message port. */
+  messages: number;
+  /** The last message, as published, or `null` before the first. */
+  lastMessage: unknown;
+  /** Who sent the last message, or `null` before the first. */
+  lastMessageSender: string | null;
+  /** Milliseconds since the last message, or `null` before the first. */
+  lastMessageAgoMs: number | null;
+}

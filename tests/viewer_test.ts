@@ -1,0 +1,646 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  encodePartHead,
+  encodePartTail,
+  FrameBoard,
+  MJPEG_BOUNDARY,
+  type MjpegPart,
+  RateWindow,
+  readMjpegParts,
+  renderPage,
+  Viewer,
+  type ViewerFrame,
+  type ViewerStats,
+} from "../lib/viewer/mod.ts";
+
+const ROCKET = await Deno.readFile(
+  new URL("./fixtures/rocket.jpg", import.meta.url),
+);
+const HUBBLE = await Deno.readFile(
+  new URL("./fixtures/hubble_deep_field.jpg", import.meta.url),
+);
+const ASTRONAUT = await Deno.readFile(
+  new URL("./fixtures/astronaut.png", import.meta.url),
+);
+const ALICE = "192.0.2.10:40000";
+const BOB = "192.0.2.20:40000";
+
+function jpeg(sender: string, bytes: Uint8Array = ROCKET): ViewerFrame {
+  return { sender, bytes, format: "jpeg" };
+}
+
+/** Rejects after `ms`, so that a broken stream fails the test instead of hanging it. */
+async function within<T>(ms: number, promise: Promise<T>, what: string) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Waits until `condition` holds. Used only where the viewer learns of an
+ * event (a client gone) with no promise to await.
+ */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function get(viewer: Viewer, path: string, init?: RequestInit) {
+  return await within(
+    5000,
+    fetch(new URL(path, viewer.url), init),
+    `GET ${path}`,
+  );
+}
+
+async function stats(viewer: Viewer, query = ""): Promise<ViewerStats> {
+  const response = await get(viewer, `/stats${query}`);
+  assert.equal(response.status, 200);
+  return await response.json();
+}
+
+/** Opens `/stream.mjpg` and returns its parts one by one. */
+async function openStream(viewer: Viewer, query = "") {
+  const response = await get(viewer, `/stream.mjpg${query}`);
+  assert.equal(response.status, 200);
+  const parts = readMjpegParts(response.body!);
+  return {
+    response,
+    async next(): Promise<MjpegPart> {
+      const result = await within(5000, parts.next(), "next MJPEG part");
+      assert.ok(!result.done, "stream ended early");
+      return result.value;
+    },
+    async close(): Promise<void> {
+      await parts.return();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// RateWindow
+
+Deno.test("RateWindow measures a steady frame rate and byte rate", () => {
+  const window = new RateWindow({ windowMs: 2000 });
+  for (let i = 0; i < 300; i++) window.record(i * 40, 5000);
+  const rate = window.rate(299 * 40);
+  assert.ok(Math.abs(rate.perSecond - 25) < 0.6, `got ${rate.perSecond}`);
+  assert.ok(Math.abs(rate.bytesPerSecond - 125_000) < 3000);
+});
+
+Deno.test("RateWindow falls to zero once the source stops", () => {
+  const window = new RateWindow({ windowMs: 1000 });
+  for (let i = 0; i < 10; i++) window.record(i * 100, 10);
+  assert.ok(window.rate(1000).perSecond > 0);
+  assert.equal(window.rate(2000).perSecond, 0);
+  assert.equal(window.rate(2000).bytesPerSecond, 0);
+});
+
+Deno.test("RateWindow measures a rate above its capacity from the newest events", () => {
+  const window = new RateWindow({ windowMs: 2000, capacity: 64 });
+  for (let i = 0; i < 2000; i++) window.record(i, 1);
+  const { perSecond } = window.rate(1999);
+  assert.ok(perSecond > 900 && perSecond <= 1000, `got ${perSecond}`);
+});
+
+Deno.test("RateWindow is never negative and scales bytes with frames", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 500 }), { maxLength: 200 }),
+      fc.integer({ min: 1, max: 100_000 }),
+      fc.integer({ min: 0, max: 5000 }),
+      (gaps, size, lateMs) => {
+        const window = new RateWindow({ windowMs: 2000, capacity: 128 });
+        let time = 0;
+        for (const gap of gaps) window.record(time += gap, size);
+        const rate = window.rate(time + lateMs);
+        assert.ok(rate.perSecond >= 0);
+        assert.ok(
+          Math.abs(rate.bytesPerSecond - rate.perSecond * size) <
+            1e-6 * size * (rate.perSecond + 1),
+        );
+      },
+    ),
+  );
+});
+
+Deno.test("RateWindow rejects a window that is not positive", () => {
+  assert.throws(() => new RateWindow({ windowMs: 0 }), RangeError);
+  assert.throws(() => new RateWindow({ capacity: 0 }), RangeError);
+});
+
+// ---------------------------------------------------------------------------
+// FrameBoard
+
+Deno.test("FrameBoard keeps only the newest frame of each sender", () => {
+  const board = new FrameBoard();
+  board.publish(jpeg(ALICE, ROCKET), 0);
+  board.publish(jpeg(ALICE, HUBBLE), 10);
+  const entry = board.newest(ALICE);
+  assert.equal(entry?.frame.bytes, HUBBLE);
+  assert.equal(entry?.frames, 2);
+  assert.equal(entry?.bytes, ROCKET.length + HUBBLE.length);
+  assert.equal(entry?.seq, 2);
+  assert.equal(board.frames, 2);
+});
+
+Deno.test("FrameBoard keeps the default sender while it streams, and switches once it goes silent", () => {
+  const board = new FrameBoard({ switchAfterMs: 2000 });
+  board.publish(jpeg(ALICE), 0);
+  board.publish(jpeg(BOB), 100);
+  board.publish(jpeg(ALICE), 200);
+  board.publish(jpeg(BOB), 300);
+  assert.equal(board.primary, ALICE);
+  assert.equal(board.newest()?.sender, ALICE);
+  board.publish(jpeg(BOB), 2300);
+  assert.equal(board.primary, BOB);
+});
+
+Deno.test("FrameBoard forgets the least recently active sender beyond maxSenders", () => {
+  const board = new FrameBoard({ maxSenders: 3 });
+  for (let port = 1; port <= 10; port++) {
+    board.publish(jpeg(`10.0.0.1:${port}`), port);
+  }
+  const senders = board.senderStats(10).map((s) => s.sender);
+  assert.deepEqual(senders, ["10.0.0.1:8", "10.0.0.1:9", "10.0.0.1:10"]);
+  assert.equal(board.newest()?.sender, "10.0.0.1:10");
+});
+
+Deno.test("FrameBoard reads the resolution from JPEG and PNG headers", () => {
+  const board = new FrameBoard();
+  board.publish(jpeg(ALICE, ROCKET), 0);
+  board.publish({ sender: BOB, bytes: ASTRONAUT, format: "png" }, 0);
+  board.publish({ sender: "192.0.2.30:1", bytes: HUBBLE, format: "jpeg" }, 0);
+  const [alice, bob, third] = board.senderStats(0);
+  assert.deepEqual([alice?.width, alice?.height], [640, 427]);
+  assert.deepEqual([bob?.width, bob?.height, bob?.format], [512, 512, "png"]);
+  assert.deepEqual([third?.width, third?.height], [1000, 872]);
+});
+
+Deno.test("FrameBoard reports an unknown resolution as null and trusts given dimensions", () => {
+  const board = new FrameBoard();
+  board.publish(jpeg(ALICE, new Uint8Array([0xff, 0xd8, 0xff, 0xd9])), 0);
+  board.publish({ ...jpeg(BOB, ROCKET), width: 64, height: 48 }, 0);
+  const [alice, bob] = board.senderStats(0);
+  assert.deepEqual([alice?.width, alice?.height], [null, null]);
+  assert.deepEqual([bob?.width, bob?.height], [64, 48]);
+});
+
+Deno.test("FrameBoard rejects a frame that is not a frame", () => {
+  const board = new FrameBoard();
+  assert.throws(
+    () =>
+      board.publish(
+        { sender: ALICE, bytes: [1, 2], format: "jpeg" } as never,
+        0,
+      ),
+    TypeError,
+  );
+  assert.throws(
+    () => board.publish({ ...jpeg(ALICE), format: "gif" } as never, 0),
+    TypeError,
+  );
+});
+
+// ---------------------------------------------------------------------------
+// MJPEG framing
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks);
+}
+
+function cut(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))]
+    .sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const point of [...points, bytes.length]) {
+    chunks.push(bytes.subarray(at, point));
+    at = point;
+  }
+  return chunks;
+}
+
+Deno.test("readMjpegParts reads back encoded parts however the bytes are chunked", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 300 }), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      async (images, cuts) => {
+        const pieces: Uint8Array[] = [];
+        images.forEach((image, i) => {
+          pieces.push(
+            encodePartHead("image/jpeg", image.length, { first: i === 0 }),
+          );
+          pieces.push(image, encodePartTail());
+        });
+        const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const piece of pieces) {
+          whole.set(piece, (at += piece.length) - piece.length);
+        }
+        const parts: MjpegPart[] = [];
+        for await (const part of readMjpegParts(streamOf(cut(whole, cuts)))) {
+          parts.push(part);
+        }
+        assert.deepEqual(parts.map((p) => p.bytes), images);
+        assert.ok(parts.every((p) => p.contentType === "image/jpeg"));
+      },
+    ),
+  );
+});
+
+Deno.test("readMjpegParts ends a part without Content-Length at the delimiter", async () => {
+  const text =
+    `--${MJPEG_BOUNDARY}\r\nContent-Type: image/png\r\n\r\nabc\r\n--${MJPEG_BOUNDARY}\r\n`;
+  const parts: MjpegPart[] = [];
+  for await (
+    const part of readMjpegParts(streamOf([new TextEncoder().encode(text)]))
+  ) parts.push(part);
+  assert.equal(parts.length, 1);
+  assert.equal(new TextDecoder().decode(parts[0]?.bytes), "abc");
+  assert.equal(parts[0]?.contentLength, undefined);
+});
+
+Deno.test("encodePartHead rejects a negative length", () => {
+  assert.throws(() => encodePartHead("image/jpeg", -1), RangeError);
+});
+
+// ---------------------------------------------------------------------------
+// Page
+
+Deno.test("renderPage loads nothing from other origins and escapes the title", () => {
+  const html = renderPage({ title: "<cam & co>" });
+  assert.ok(html.includes("<title>&#60;cam &#38; co&#62;</title>"));
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:)?\/\//i);
+  assert.doesNotMatch(html, /@import|url\(\s*["']?https?:/i);
+});
+
+Deno.test("renderPage embeds hints so that they cannot close the script", () => {
+  const html = renderPage({ frameHint: "</script><script>alert(1)</script>" });
+  assert.equal(html.split("</script>").length, 3);
+});
+
+// ---------------------------------------------------------------------------
+// Viewer over HTTP
+
+Deno.test("Viewer serves the page with a strict content security policy", async () => {
+  await using viewer = new Viewer();
+  assert.match(viewer.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const response = await get(viewer, "/");
+  assert.equal(response.status, 200);
+  assert.equal(
+    response.headers.get("content-type"),
+    "text/html; charset=utf-8",
+  );
+  assert.match(
+    response.headers.get("content-security-policy")!,
+    /default-src 'none'/,
+  );
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  const html = await response.text();
+  assert.match(html, /Waiting for frames/);
+  assert.match(html, /stream\.mjpg/);
+});
+
+Deno.test("Viewer answers 404 for /latest.jpg before the first frame", async () => {
+  await using viewer = new Viewer();
+  const response = await get(viewer, "/latest.jpg");
+  assert.equal(response.status, 404);
+  assert.match(await response.text(), /^No frame yet/);
+});
+
+Deno.test("Viewer serves the newest JPEG at /latest.jpg exactly as received", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE, HUBBLE));
+  viewer.publishFrame(jpeg(ALICE, ROCKET));
+  const response = await get(viewer, "/latest.jpg");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "image/jpeg");
+  assert.equal(response.headers.get("content-length"), String(ROCKET.length));
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.equal(response.headers.get("x-sender"), ALICE);
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), ROCKET);
+});
+
+Deno.test("Viewer serves a PNG frame as image/png when it has no transcoder", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame({ sender: ALICE, bytes: ASTRONAUT, format: "png" });
+  const response = await get(viewer, "/latest.jpg");
+  assert.equal(response.headers.get("content-type"), "image/png");
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), ASTRONAUT);
+});
+
+Deno.test("Viewer transcodes a PNG frame once for /latest.jpg and keeps /latest native", async () => {
+  const calls: Uint8Array[] = [];
+  await using viewer = new Viewer({
+    transcode: (bytes) => {
+      calls.push(bytes);
+      return Promise.resolve(ROCKET);
+    },
+  });
+  viewer.publishFrame({ sender: ALICE, bytes: ASTRONAUT, format: "png" });
+  for (let i = 0; i < 2; i++) {
+    const response = await get(viewer, "/latest.jpg");
+    assert.equal(response.headers.get("content-type"), "image/jpeg");
+    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), ROCKET);
+  }
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0], ASTRONAUT);
+  const native = await get(viewer, "/latest");
+  assert.equal(native.headers.get("content-type"), "image/png");
+  assert.deepEqual(new Uint8Array(await native.arrayBuffer()), ASTRONAUT);
+});
+
+Deno.test("Viewer falls back to PNG when the transcoder fails", async () => {
+  await using viewer = new Viewer({
+    transcode: () => Promise.reject(new Error("no encoder")),
+  });
+  viewer.publishFrame({ sender: ALICE, bytes: ASTRONAUT, format: "png" });
+  const response = await get(viewer, "/latest.jpg");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "image/png");
+  await response.body?.cancel();
+});
+
+Deno.test("Viewer answers HEAD with headers only", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE));
+  const response = await get(viewer, "/latest.jpg", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "image/jpeg");
+  assert.equal(await response.text(), "");
+});
+
+Deno.test("Viewer answers 404 for unknown paths and 405 for other methods", async () => {
+  await using viewer = new Viewer();
+  const missing = await get(viewer, "/nope");
+  assert.equal(missing.status, 404);
+  assert.match(await missing.text(), /^Not found: \/nope/);
+  const post = await get(viewer, "/stats", { method: "POST", body: "x" });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get("allow"), "GET, HEAD");
+  await post.body?.cancel();
+});
+
+Deno.test("Viewer /stats reports totals, rates, senders and the last message", async () => {
+  await using viewer = new Viewer();
+  const empty = await stats(viewer);
+  assert.equal(empty.frames, 0);
+  assert.equal(empty.selected, null);
+  assert.equal(empty.lastMessage, null);
+  assert.deepEqual(empty.senders, []);
+
+  for (let i = 0; i < 5; i++) viewer.publishFrame(jpeg(ALICE));
+  viewer.publishMessage({ hello: "world", n: [1, 2] }, BOB);
+  const body = await stats(viewer);
+  assert.equal(body.frames, 5);
+  assert.equal(body.bytes, 5 * ROCKET.length);
+  assert.equal(body.dropped, 0);
+  assert.ok(body.fps > 0);
+  assert.ok(body.kbps > 0);
+  assert.equal(body.selected, ALICE);
+  assert.equal(body.senders.length, 1);
+  const [alice] = body.senders;
+  assert.equal(alice?.sender, ALICE);
+  assert.equal(alice?.frames, 5);
+  assert.equal(alice?.format, "jpeg");
+  assert.deepEqual([alice?.width, alice?.height], [640, 427]);
+  assert.ok(alice!.lastFrameAgoMs >= 0);
+  assert.deepEqual(body.lastMessage, { hello: "world", n: [1, 2] });
+  assert.equal(body.lastMessageSender, BOB);
+  assert.equal(body.messages, 1);
+});
+
+Deno.test("Viewer /stats shows the server's counters when given", async () => {
+  const counters = {
+    frames: 10,
+    decoded: 8,
+    dropped: 1,
+    errors: 1,
+    skipped: 3,
+    bytes: 12345,
+  };
+  await using viewer = new Viewer({ counters: () => counters });
+  viewer.publishFrame(jpeg(ALICE));
+  const body = await stats(viewer);
+  assert.deepEqual(
+    {
+      frames: body.frames,
+      decoded: body.decoded,
+      dropped: body.dropped,
+      errors: body.errors,
+      skipped: body.skipped,
+      bytes: body.bytes,
+    },
+    counters,
+  );
+});
+
+Deno.test("Viewer streams MJPEG parts and sends a newer frame when it is published", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE, ROCKET));
+  const stream = await openStream(viewer);
+  try {
+    const { headers } = stream.response;
+    assert.equal(
+      headers.get("content-type"),
+      `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`,
+    );
+    assert.equal(headers.get("cache-control"), "no-store");
+    const first = await stream.next();
+    assert.equal(first.contentType, "image/jpeg");
+    assert.equal(first.contentLength, ROCKET.length);
+    assert.deepEqual(first.bytes, ROCKET);
+    const second = stream.next();
+    viewer.publishFrame(jpeg(ALICE, HUBBLE));
+    const part = await second;
+    assert.equal(part.contentLength, HUBBLE.length);
+    assert.deepEqual(part.bytes, HUBBLE);
+  } finally {
+    await stream.close();
+  }
+});
+
+Deno.test("Viewer opens the MJPEG body with the boundary line", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE));
+  const response = await get(viewer, "/stream.mjpg");
+  const reader = response.body!.getReader();
+  try {
+    const { value } = await within(5000, reader.read(), "first chunk");
+    const start = new TextDecoder().decode(value!.subarray(0, 100));
+    assert.ok(
+      start.startsWith(
+        `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${ROCKET.length}\r\n\r\n`,
+      ),
+      JSON.stringify(start),
+    );
+  } finally {
+    await reader.cancel();
+  }
+});
+
+Deno.test("Viewer sends the same newest frame to every MJPEG viewer", async () => {
+  await using viewer = new Viewer();
+  const a = await openStream(viewer);
+  const b = await openStream(viewer);
+  try {
+    const [partA, partB] = [a.next(), b.next()];
+    viewer.publishFrame(jpeg(ALICE, HUBBLE));
+    assert.deepEqual((await partA).bytes, HUBBLE);
+    assert.deepEqual((await partB).bytes, HUBBLE);
+    assert.equal(viewer.activeStreams, 2);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("Viewer streams a PNG frame as image/png, or as JPEG with a transcoder", async () => {
+  {
+    await using viewer = new Viewer();
+    viewer.publishFrame({ sender: ALICE, bytes: ASTRONAUT, format: "png" });
+    const stream = await openStream(viewer);
+    const part = await stream.next();
+    await stream.close();
+    assert.equal(part.contentType, "image/png");
+    assert.equal(part.bytes.length, ASTRONAUT.length);
+  }
+  {
+    await using viewer = new Viewer({
+      transcode: () => Promise.resolve(ROCKET),
+    });
+    viewer.publishFrame({ sender: ALICE, bytes: ASTRONAUT, format: "png" });
+    const stream = await openStream(viewer);
+    const part = await stream.next();
+    await stream.close();
+    assert.equal(part.contentType, "image/jpeg");
+    assert.deepEqual(part.bytes, ROCKET);
+  }
+});
+
+Deno.test("Viewer selects a sender with ?sender= on every endpoint", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE, ROCKET));
+  viewer.publishFrame(jpeg(BOB, HUBBLE));
+
+  const query = `?sender=${encodeURIComponent(BOB)}`;
+  const latest = await get(viewer, `/latest.jpg${query}`);
+  assert.equal(latest.headers.get("x-sender"), BOB);
+  assert.deepEqual(new Uint8Array(await latest.arrayBuffer()), HUBBLE);
+
+  const byDefault = await get(viewer, "/latest.jpg");
+  assert.equal(byDefault.headers.get("x-sender"), ALICE);
+  await byDefault.body?.cancel();
+
+  assert.equal((await stats(viewer, query)).selected, BOB);
+  assert.equal((await stats(viewer)).selected, ALICE);
+
+  const unknown = await get(viewer, "/latest.jpg?sender=192.0.2.99:1");
+  assert.equal(unknown.status, 404);
+  assert.match(await unknown.text(), /No frame from 192\.0\.2\.99:1 yet/);
+
+  const stream = await openStream(viewer, query);
+  try {
+    assert.deepEqual((await stream.next()).bytes, HUBBLE);
+    const next = stream.next();
+    viewer.publishFrame(jpeg(ALICE, HUBBLE));
+    viewer.publishFrame(jpeg(BOB, ROCKET));
+    assert.deepEqual((await next).bytes, ROCKET);
+  } finally {
+    await stream.close();
+  }
+});
+
+Deno.test("Viewer keeps at most one frame per stalled viewer and never blocks publishing", async () => {
+  await using viewer = new Viewer();
+  // 1 MiB frames: the kernel's socket buffers hold only a few of them.
+  const big = new Uint8Array(1 << 20);
+  big.set([0xff, 0xd8, 0xff]);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: viewer.addr.port,
+  });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /stream.mjpg HTTP/1.1\r\nHost: viewer\r\n\r\n",
+      ),
+    );
+    await until(() => viewer.activeStreams === 1, "stream to open");
+    let maxQueued = 0;
+    for (let i = 0; i < 500; i++) {
+      const result: unknown = viewer.publishFrame(jpeg(ALICE, big));
+      assert.equal(result, undefined);
+      // Let the server run, as a receive loop would between frames.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      maxQueued = Math.max(maxQueued, viewer.queuedBytes);
+    }
+    assert.equal(viewer.stats().frames, 500);
+    assert.ok(maxQueued <= big.length + 200, `queued ${maxQueued} bytes`);
+    assert.ok(
+      viewer.framesStreamed < 50,
+      `sent ${viewer.framesStreamed} frames to a client that reads nothing`,
+    );
+  } finally {
+    conn.close();
+  }
+  await until(
+    () => viewer.activeStreams === 0,
+    "stalled stream to be released",
+  );
+});
+
+Deno.test("Viewer releases a stream when its viewer disconnects", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE));
+  const streams = [await openStream(viewer), await openStream(viewer)];
+  for (const stream of streams) await stream.next();
+  assert.equal(viewer.activeStreams, 2);
+  assert.equal((await stats(viewer)).viewers, 2);
+  for (const stream of streams) await stream.close();
+  await until(() => viewer.activeStreams === 0, "streams to be released");
+});
+
+Deno.test("Viewer.close ends open streams, and the server stops", async () => {
+  const viewer = new Viewer();
+  const stream = await openStream(viewer);
+  const waiting = within(5000, stream.next(), "stream end").then(
+    () => "part",
+    () => "ended",
+  );
+  await until(() => viewer.activeStreams === 1, "stream to open");
+  await within(5000, viewer.close(), "close");
+  assert.equal(await waiting, "ended");
+  assert.equal(viewer.activeStreams, 0);
+  await within(5000, viewer.finished, "server to finish");
+  await stream.close().catch(() => {});
+});
+
+Deno.test("Viewer closes when its signal is aborted", async () => {
+  const controller = new AbortController();
+  const viewer = new Viewer({ signal: controller.signal });
+  const url = viewer.url;
+  controller.abort();
+  await within(5000, viewer.finished, "server to finish");
+  await viewer.close();
+  await assert.rejects(fetch(url));
+});
+
+Deno.test("Viewer rejects a port out of range", () => {
+  assert.throws(() => new Viewer({ port: 70000 }), RangeError);
+});
