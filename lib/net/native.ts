@@ -1,0 +1,628 @@
+/**
+ * A {@linkcode DatagramSocket} over libc on Linux: `recvmmsg` fills a whole
+ * batch of datagrams per call and `sendmmsg` sends many in order per call,
+ * with all kernel-facing memory allocated once.
+ *
+ * Receiving runs `recvmmsg(MSG_WAITFORONE)` on an FFI worker thread, so the
+ * event loop stays free while the socket waits, and the call returns every
+ * datagram already queued once the first arrives. `close` shuts the socket
+ * down, which wakes that thread; the descriptor is closed only after every
+ * thread has left it, so a recycled descriptor number is never read.
+ *
+ * Sending runs `sendmmsg(MSG_DONTWAIT)` on the calling thread: on loopback
+ * and on a NIC with room in the send buffer it completes without a thread
+ * hop, and it never blocks the event loop. When the send buffer is full
+ * (`EAGAIN`) it waits on a worker thread with `poll` until the socket is
+ * writable, and on `ENOBUFS` it backs off briefly, then resumes where the
+ * kernel stopped: datagrams are delayed, never dropped here.
+ *
+ * @module
+ */
+
+import {
+  addressOf,
+  AF_INET,
+  AF_INET6,
+  Errno,
+  errnoCode,
+  errnoText,
+  IOVEC_BYTES,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  type Libc,
+  loadLibc,
+  MMSGHDR_BYTES,
+  MSG_DONTWAIT,
+  MSG_WAITFORONE,
+  POLLOUT,
+  SHUT_RDWR,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCKADDR_BYTES,
+  writeAddress,
+} from "./_libc.ts";
+import {
+  checkPort,
+  endpointKey,
+  formatIp,
+  type IpBytes,
+  parseIp,
+} from "./_ip.ts";
+import { EndpointCache } from "./_endpoint_cache.ts";
+import { bindError, sendError } from "./_error_messages.ts";
+import {
+  readSockaddr,
+  setBufferSize,
+  setIntOption,
+  writeSockaddr,
+} from "./_sockopt.ts";
+import type { DatagramBatch, DatagramSocket, Endpoint } from "./types.ts";
+
+/** Options for {@linkcode openNativeDatagramSocket}. */
+export interface NativeDatagramSocketOptions {
+  /** Local address: an IPv4 or IPv6 literal, or `localhost`. */
+  hostname: string;
+  /** Local port; 0 lets the kernel choose. */
+  port: number;
+  /**
+   * Kernel receive buffer to ask for, in bytes. Past `net.core.rmem_max` it
+   * is forced when the process may (root or CAP_NET_ADMIN).
+   *
+   * @default {4194304}
+   */
+  receiveBufferBytes?: number;
+  /**
+   * Kernel send buffer to ask for, in bytes.
+   *
+   * @default {1048576}
+   */
+  sendBufferBytes?: number;
+  /**
+   * Datagrams one `receive` can return. Each batch holds
+   * `batchSize * 65536` bytes.
+   *
+   * @default {64}
+   */
+  batchSize?: number;
+}
+
+/** Bytes reserved per received datagram: more than any UDP payload. */
+const SLOT_BYTES = 65536;
+/** The kernel's cap on messages per `sendmmsg` (UIO_MAXIOV). */
+const MAX_SEND_MESSAGES = 1024;
+/** Datagrams are copied here so that their addresses are known in advance. */
+const STAGING_BYTES = 2 * 1024 * 1024;
+const HEADER_WORDS = MMSGHDR_BYTES / 4;
+const IOVEC_WORDS = IOVEC_BYTES / 4;
+/** Word index of `msg_len` in an `mmsghdr`. */
+const MSG_LEN_WORD = 14;
+/** Word index of `msg_namelen` in an `mmsghdr`. */
+const NAMELEN_WORD = 2;
+const ENOBUFS_BACKOFF_MS = 1;
+const POLL_TIMEOUT_MS = 100;
+const NO_SENDER: Endpoint = Object.freeze({ hostname: "", port: 0 });
+const EMPTY = new Uint8Array(0);
+
+/** The kernel-facing memory of a batch, out of the caller's sight. */
+interface BatchMemory {
+  readonly size: number;
+  readonly headerWords: Uint32Array;
+  readonly headers: Deno.PointerObject;
+  readonly names: DataView;
+  /** Referenced by raw address from the headers; kept alive here. */
+  readonly iovecs: Uint32Array;
+  busy: boolean;
+}
+
+const batchMemory = new WeakMap<DatagramBatch, BatchMemory>();
+
+/**
+ * Opens a UDP socket bound to `hostname:port` that receives and sends in
+ * batches through libc. Needs Linux on x86_64 or aarch64 and FFI permission.
+ *
+ * @param options Address, port and buffer sizes.
+ * @returns The bound socket; `receiveBufferBytes` is what the kernel granted
+ * (Linux reports twice the usable payload room).
+ * @throws {BindError} When the address cannot be bound, such as a port in use.
+ * @throws {Error} When libc cannot be used here.
+ *
+ * @example Echoing one datagram to itself
+ * ```ts
+ * import { openNativeDatagramSocket } from "./native.ts";
+ *
+ * const socket = openNativeDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+ * const batch = socket.createBatch();
+ * await socket.send(new TextEncoder().encode("hello"), socket.addr);
+ * await socket.receive(batch);
+ * const start = batch.offsets[0]!;
+ * const text = new TextDecoder().decode(
+ *   batch.buffer.subarray(start, start + batch.lengths[0]!),
+ * );
+ * console.log(text, "from", batch.senderKeys[0]);
+ * socket.close();
+ * ```
+ */
+export function openNativeDatagramSocket(
+  options: NativeDatagramSocketOptions,
+): DatagramSocket {
+  const libc = loadLibc();
+  if (libc === undefined) {
+    throw new Error(
+      "Cannot open a native UDP socket: it needs Linux on x86_64 or aarch64, FFI permission (--allow-ffi) and libc.so.6; use the deno implementation instead",
+    );
+  }
+  const {
+    hostname,
+    port,
+    receiveBufferBytes = 4 * 1024 * 1024,
+    sendBufferBytes = 1024 * 1024,
+    batchSize = 64,
+  } = options;
+  checkPort(port, "local");
+  checkPositive(receiveBufferBytes, "receiveBufferBytes");
+  checkPositive(sendBufferBytes, "sendBufferBytes");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
+    throw new RangeError(
+      `Cannot use batchSize ${batchSize}: expected an integer from 1 to 1024`,
+    );
+  }
+  const ip = parseIp(hostname);
+  if (ip === undefined) {
+    throw new TypeError(
+      `Cannot bind UDP to "${hostname}": expected an IPv4 or IPv6 address or localhost`,
+    );
+  }
+  const endpoint = { hostname: formatIp(ip), port };
+  const family = ip.length === 4 ? AF_INET : AF_INET6;
+  const { symbols } = libc;
+  const fd = symbols.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const errno = libc.errno();
+    throw bindError(errnoCode(errno), errnoText(errno), endpoint);
+  }
+  try {
+    const bound = bind(libc, fd, family, ip, endpoint);
+    const granted = setBufferSize(libc, fd, "receive", receiveBufferBytes);
+    setBufferSize(libc, fd, "send", sendBufferBytes);
+    return new NativeDatagramSocket(
+      libc,
+      fd,
+      family,
+      bound,
+      granted,
+      batchSize,
+    );
+  } catch (error) {
+    symbols.close(fd);
+    throw error;
+  }
+}
+
+function checkPositive(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: expected a positive integer`,
+    );
+  }
+}
+
+/** Binds and returns the bound endpoint with the port the kernel chose. */
+function bind(
+  libc: Libc,
+  fd: number,
+  family: number,
+  ip: IpBytes,
+  endpoint: Endpoint,
+): Endpoint {
+  if (family === AF_INET6) {
+    // Accept IPv4 too on "::", whatever net.ipv6.bindv6only says.
+    setIntOption(libc, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+  }
+  const name = new Uint8Array(SOCKADDR_BYTES);
+  const view = new DataView(name.buffer);
+  const length = writeSockaddr(view, 0, family, ip, endpoint.port);
+  if (libc.symbols.bind(fd, name, length) !== 0) {
+    const errno = libc.errno();
+    throw bindError(errnoCode(errno), errnoText(errno), endpoint);
+  }
+  const nameLength = new Uint32Array([SOCKADDR_BYTES]);
+  if (libc.symbols.getsockname(fd, name, nameLength) !== 0) {
+    const errno = libc.errno();
+    throw bindError(errnoCode(errno), errnoText(errno), endpoint);
+  }
+  const actual = readSockaddr(view, 0);
+  return { hostname: endpoint.hostname, port: actual?.port ?? endpoint.port };
+}
+
+class NativeDatagramSocket implements DatagramSocket {
+  readonly kind = "native" as const;
+  readonly #libc: Libc;
+  readonly #family: number;
+  readonly #addr: Endpoint;
+  readonly #receiveBufferBytes: number | undefined;
+  readonly #batchSize: number;
+  readonly #senders = new EndpointCache();
+  #fd: number;
+  #closed = false;
+  /** Worker-thread calls still using the descriptor. */
+  #pending = 0;
+
+  readonly #staging = new Uint8Array(STAGING_BYTES);
+  readonly #stagingAddress: number;
+  readonly #sendHeaderWords = new Uint32Array(
+    MAX_SEND_MESSAGES * HEADER_WORDS,
+  );
+  readonly #sendHeaders: Deno.PointerObject;
+  readonly #sendIovecs = new Uint32Array(MAX_SEND_MESSAGES * IOVEC_WORDS);
+  readonly #target = new Uint8Array(SOCKADDR_BYTES);
+  readonly #targetView = new DataView(this.#target.buffer);
+  #targetHost = "";
+  #targetPort = -1;
+  readonly #one: Uint8Array[] = [EMPTY];
+  /** The last queued send, while sends wait for buffer space. */
+  #sendTail: Promise<void> | undefined;
+  #blockedBy = 0;
+  readonly #pollFd = new Int32Array(2);
+  readonly #pollFdPointer: Deno.PointerObject;
+
+  constructor(
+    libc: Libc,
+    fd: number,
+    family: number,
+    addr: Endpoint,
+    receiveBufferBytes: number | undefined,
+    batchSize: number,
+  ) {
+    this.#libc = libc;
+    this.#fd = fd;
+    this.#family = family;
+    this.#addr = Object.freeze(addr);
+    this.#receiveBufferBytes = receiveBufferBytes;
+    this.#batchSize = batchSize;
+    this.#stagingAddress = addressOf(this.#staging);
+    this.#sendHeaders = pointerTo(this.#sendHeaderWords);
+    this.#pollFdPointer = pointerTo(this.#pollFd);
+    this.#pollFd[0] = fd;
+    this.#pollFd[1] = POLLOUT;
+    const targetAddress = addressOf(this.#target);
+    const iovecAddress = addressOf(this.#sendIovecs);
+    const nameLength = family === AF_INET ? 16 : 28;
+    for (let i = 0; i < MAX_SEND_MESSAGES; i++) {
+      const h = i * HEADER_WORDS;
+      writeAddress(this.#sendHeaderWords, h, targetAddress);
+      this.#sendHeaderWords[h + NAMELEN_WORD] = nameLength;
+      writeAddress(
+        this.#sendHeaderWords,
+        h + 4,
+        iovecAddress + i * IOVEC_BYTES,
+      );
+      this.#sendHeaderWords[h + 6] = 1;
+    }
+  }
+
+  get addr(): Endpoint {
+    return this.#addr;
+  }
+
+  get receiveBufferBytes(): number | undefined {
+    return this.#receiveBufferBytes;
+  }
+
+  createBatch(): DatagramBatch {
+    const size = this.#batchSize;
+    const buffer = new Uint8Array(size * SLOT_BYTES);
+    const headerWords = new Uint32Array(size * HEADER_WORDS);
+    const iovecs = new Uint32Array(size * IOVEC_WORDS);
+    const names = new Uint8Array(size * SOCKADDR_BYTES);
+    const offsets = new Int32Array(size);
+    const bufferAddress = addressOf(buffer);
+    const iovecAddress = addressOf(iovecs);
+    const namesAddress = addressOf(names);
+    for (let i = 0; i < size; i++) {
+      writeAddress(iovecs, i * IOVEC_WORDS, bufferAddress + i * SLOT_BYTES);
+      iovecs[i * IOVEC_WORDS + 2] = SLOT_BYTES;
+      const h = i * HEADER_WORDS;
+      writeAddress(headerWords, h, namesAddress + i * SOCKADDR_BYTES);
+      headerWords[h + NAMELEN_WORD] = SOCKADDR_BYTES;
+      writeAddress(headerWords, h + 4, iovecAddress + i * IOVEC_BYTES);
+      headerWords[h + 6] = 1;
+      offsets[i] = i * SLOT_BYTES;
+    }
+    const batch: DatagramBatch = {
+      count: 0,
+      buffer,
+      offsets,
+      lengths: new Int32Array(size),
+      senders: new Array<Endpoint>(size).fill(NO_SENDER),
+      senderKeys: new Array<string>(size).fill(""),
+    };
+    batchMemory.set(batch, {
+      size,
+      headerWords,
+      headers: pointerTo(headerWords),
+      names: new DataView(names.buffer),
+      iovecs,
+      busy: false,
+    });
+    return batch;
+  }
+
+  async receive(batch: DatagramBatch): Promise<number> {
+    const memory = batchMemory.get(batch);
+    if (memory === undefined) {
+      throw new TypeError(
+        "Cannot receive into this batch: it was not made by a native socket's createBatch()",
+      );
+    }
+    if (memory.busy) {
+      throw new TypeError(
+        "Cannot receive into a batch that is already receiving: use one batch per receive loop",
+      );
+    }
+    batch.count = 0;
+    if (this.#closed) return 0;
+    const { symbols } = this.#libc;
+    memory.busy = true;
+    this.#pending++;
+    try {
+      for (;;) {
+        resetNameLengths(memory);
+        let count = await symbols.recvmmsgBlocking(
+          this.#fd,
+          memory.headers,
+          memory.size,
+          MSG_WAITFORONE,
+          null,
+        );
+        if (this.#closed) return 0;
+        if (count < 0) {
+          // The worker thread's errno is out of reach: repeat here to read it.
+          resetNameLengths(memory);
+          count = symbols.recvmmsg(
+            this.#fd,
+            memory.headers,
+            memory.size,
+            MSG_DONTWAIT,
+            null,
+          );
+          if (count < 0) {
+            const errno = this.#libc.errno();
+            if (errno === Errno.EAGAIN || errno === Errno.EINTR) continue;
+            throw new Error(
+              `Cannot receive on UDP ${endpointKey(this.#addr)}: ${
+                errnoText(errno)
+              } (${errnoCode(errno)})`,
+            );
+          }
+        }
+        this.#fill(batch, memory, count);
+        return count;
+      }
+    } finally {
+      memory.busy = false;
+      this.#release();
+    }
+  }
+
+  #fill(batch: DatagramBatch, memory: BatchMemory, count: number): void {
+    const { headerWords, names } = memory;
+    const { lengths, senders, senderKeys } = batch;
+    const cache = this.#senders;
+    for (let i = 0; i < count; i++) {
+      lengths[i] = headerWords[i * HEADER_WORDS + MSG_LEN_WORD]!;
+      const at = i * SOCKADDR_BYTES;
+      const port = names.getUint16(at + 2, false);
+      let entry;
+      if (names.getUint16(at, true) === AF_INET) {
+        entry = cache.ipv4(names.getUint32(at + 4, false), port);
+      } else {
+        const w0 = names.getUint32(at + 8, false);
+        const w1 = names.getUint32(at + 12, false);
+        const w2 = names.getUint32(at + 16, false);
+        const w3 = names.getUint32(at + 20, false);
+        // Report IPv4-mapped senders as plain IPv4.
+        entry = w0 === 0 && w1 === 0 && w2 === 0xffff
+          ? cache.ipv4(w3, port)
+          : cache.ipv6(w0, w1, w2, w3, port);
+      }
+      senders[i] = entry.endpoint;
+      senderKeys[i] = entry.key;
+    }
+    batch.count = count;
+  }
+
+  send(data: Uint8Array, to: Endpoint): Promise<void> {
+    if (this.#sendTail === undefined) {
+      this.#one[0] = data;
+      try {
+        if (this.#sendNow(this.#one, 0, to) === 1) return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      } finally {
+        this.#one[0] = EMPTY;
+      }
+    }
+    return this.#queue([data], to);
+  }
+
+  sendMany(datagrams: readonly Uint8Array[], to: Endpoint): Promise<void> {
+    if (this.#sendTail === undefined) {
+      try {
+        const sent = this.#sendNow(datagrams, 0, to);
+        if (sent === datagrams.length) return Promise.resolve();
+        return this.#queue(datagrams, to, sent);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#queue(datagrams, to);
+  }
+
+  /** Sends after every earlier send that had to wait, to keep the order. */
+  #queue(
+    datagrams: readonly Uint8Array[],
+    to: Endpoint,
+    start = 0,
+  ): Promise<void> {
+    const run = () => this.#sendRest(datagrams, start, to);
+    const previous = this.#sendTail;
+    const op = previous === undefined ? run() : previous.then(run, run);
+    this.#sendTail = op;
+    const settle = () => {
+      if (this.#sendTail === op) this.#sendTail = undefined;
+    };
+    op.then(settle, settle);
+    return op;
+  }
+
+  async #sendRest(
+    datagrams: readonly Uint8Array[],
+    start: number,
+    to: Endpoint,
+  ): Promise<void> {
+    let index = this.#sendNow(datagrams, start, to);
+    while (index < datagrams.length) {
+      await this.#waitWritable();
+      index = this.#sendNow(datagrams, index, to);
+    }
+  }
+
+  async #waitWritable(): Promise<void> {
+    if (this.#blockedBy === Errno.ENOBUFS) {
+      // A queue below the socket is full; poll would report writable at once.
+      await new Promise((resolve) => setTimeout(resolve, ENOBUFS_BACKOFF_MS));
+      return;
+    }
+    if (this.#closed) return;
+    this.#pending++;
+    try {
+      await this.#libc.symbols.pollBlocking(
+        this.#pollFdPointer,
+        1n,
+        POLL_TIMEOUT_MS,
+      );
+    } finally {
+      this.#release();
+    }
+  }
+
+  /**
+   * Sends from `start` without blocking and returns the index of the first
+   * datagram not sent (all of them unless the send buffer is full).
+   */
+  #sendNow(
+    datagrams: readonly Uint8Array[],
+    start: number,
+    to: Endpoint,
+  ): number {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        "Cannot send: the UDP socket is closed",
+      );
+    }
+    this.#setTarget(to, datagrams[start]?.length ?? 0);
+    const { sendmmsg } = this.#libc.symbols;
+    const staging = this.#staging;
+    const iovecs = this.#sendIovecs;
+    let index = start;
+    while (index < datagrams.length) {
+      let count = 0;
+      let offset = 0;
+      while (index + count < datagrams.length && count < MAX_SEND_MESSAGES) {
+        const datagram = datagrams[index + count]!;
+        const length = datagram.length;
+        if (offset + length > STAGING_BYTES) {
+          if (count > 0) break;
+          throw sendError("EMSGSIZE", "message too long", length, to);
+        }
+        staging.set(datagram, offset);
+        const w = count * IOVEC_WORDS;
+        writeAddress(iovecs, w, this.#stagingAddress + offset);
+        iovecs[w + 2] = length;
+        offset += length;
+        count++;
+      }
+      let sent = 0;
+      while (sent < count) {
+        const headers = sent === 0
+          ? this.#sendHeaders
+          : Deno.UnsafePointer.offset(this.#sendHeaders, sent * MMSGHDR_BYTES);
+        const result = sendmmsg(this.#fd, headers, count - sent, MSG_DONTWAIT);
+        if (result > 0) {
+          sent += result;
+          continue;
+        }
+        const errno = this.#libc.errno();
+        if (errno === Errno.EINTR) continue;
+        if (errno === Errno.EAGAIN || errno === Errno.ENOBUFS) {
+          this.#blockedBy = errno;
+          return index + sent;
+        }
+        const size = datagrams[index + sent]?.length ?? 0;
+        throw sendError(errnoCode(errno), errnoText(errno), size, to);
+      }
+      index += count;
+    }
+    return index;
+  }
+
+  /** Writes the destination sockaddr unless it is the last one used. */
+  #setTarget(to: Endpoint, size: number): void {
+    if (to.hostname === this.#targetHost && to.port === this.#targetPort) {
+      return;
+    }
+    checkPort(to.port, "destination");
+    const ip = parseIp(to.hostname);
+    if (ip === undefined) {
+      throw new TypeError(
+        `Cannot send to "${to.hostname}": expected an IPv4 or IPv6 address or localhost; resolve host names first with resolveEndpoint()`,
+      );
+    }
+    this.#targetPort = -1;
+    const length = writeSockaddr(
+      this.#targetView,
+      0,
+      this.#family,
+      ip,
+      to.port,
+    );
+    if (length === 0) {
+      throw sendError("EAFNOSUPPORT", "address family not supported", size, to);
+    }
+    this.#targetHost = to.hostname;
+    this.#targetPort = to.port;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Wakes threads blocked in recvmmsg or poll on this socket.
+    this.#libc.symbols.shutdown(this.#fd, SHUT_RDWR);
+    if (this.#pending === 0) this.#closeFd();
+  }
+
+  #release(): void {
+    this.#pending--;
+    if (this.#closed && this.#pending === 0) this.#closeFd();
+  }
+
+  #closeFd(): void {
+    if (this.#fd < 0) return;
+    this.#libc.symbols.close(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+function resetNameLengths(memory: BatchMemory): void {
+  // recvmmsg overwrites each msg_namelen with the sender's address length.
+  const words = memory.headerWords;
+  for (let i = 0; i < memory.size; i++) {
+    words[i * HEADER_WORDS + NAMELEN_WORD] = SOCKADDR_BYTES;
+  }
+}
+
+function pointerTo(words: Uint32Array | Int32Array): Deno.PointerObject {
+  const pointer = Deno.UnsafePointer.of(words);
+  if (pointer === null) throw new Error("Cannot take the address of a buffer");
+  return pointer;
+}

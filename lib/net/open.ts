@@ -1,0 +1,190 @@
+/**
+ * Opening a {@linkcode DatagramSocket}: the native batched socket where it
+ * can run, `Deno.listenDatagram` otherwise; plus helpers to check the
+ * receive buffer the kernel granted and to resolve host names.
+ *
+ * @module
+ */
+
+import { loadLibc } from "./_libc.ts";
+import { formatIp, parseIp } from "./_ip.ts";
+import { openDenoDatagramSocket } from "./deno.ts";
+import { openNativeDatagramSocket } from "./native.ts";
+import type { DatagramSocket, Endpoint } from "./types.ts";
+
+/** The receive buffer asked for unless told otherwise: 4 MiB. */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Options for {@linkcode openDatagramSocket}. */
+export interface OpenDatagramSocketOptions {
+  /** Local address: an IPv4 or IPv6 literal, `localhost` or a host name. */
+  hostname: string;
+  /** Local port; 0 lets the kernel choose. */
+  port: number;
+  /**
+   * Kernel receive buffer to ask for, in bytes.
+   *
+   * @default {4194304}
+   */
+  receiveBufferBytes?: number;
+  /**
+   * `native` uses libc's `recvmmsg`/`sendmmsg` (Linux, needs FFI
+   * permission); `deno` uses `Deno.listenDatagram`; `auto` picks native
+   * when it can run.
+   *
+   * @default {"auto"}
+   */
+  implementation?: "auto" | "native" | "deno";
+}
+
+/**
+ * Opens a UDP socket bound to `hostname:port`.
+ *
+ * @param options Address, port, receive buffer size and implementation.
+ * @returns The bound socket; `addr.port` is the real port when bound to 0.
+ * @throws {BindError} When the address cannot be bound, such as a port in use.
+ * @throws {Error} When `implementation` is `native` and libc cannot be used.
+ *
+ * @example Receiving what was sent to the socket
+ * ```ts
+ * import { openDatagramSocket } from "./open.ts";
+ *
+ * const socket = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+ * const batch = socket.createBatch();
+ * await socket.sendMany(
+ *   [new Uint8Array([1]), new Uint8Array([2])],
+ *   socket.addr,
+ * );
+ * let received = 0;
+ * while (received < 2) received += await socket.receive(batch);
+ * console.log(socket.kind, "received", received);
+ * socket.close();
+ * ```
+ */
+export async function openDatagramSocket(
+  options: OpenDatagramSocketOptions,
+): Promise<DatagramSocket> {
+  const {
+    port,
+    receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
+    implementation = "auto",
+  } = options;
+  if (!["auto", "native", "deno"].includes(implementation)) {
+    throw new TypeError(
+      `Cannot open a "${implementation}" socket: expected auto, native or deno`,
+    );
+  }
+  const { hostname } = await resolveEndpoint({
+    hostname: options.hostname,
+    port,
+  });
+  const native = implementation === "native" ||
+    (implementation === "auto" && loadLibc() !== undefined);
+  return native
+    ? openNativeDatagramSocket({ hostname, port, receiveBufferBytes })
+    : openDenoDatagramSocket({ hostname, port, receiveBufferBytes });
+}
+
+/**
+ * Whether the socket's kernel receive buffer is smaller than `askedBytes`,
+ * or unknown (then the kernel default, typically 208 KiB, applies). Linux
+ * reports twice the size asked for when it grants it in full.
+ *
+ * @param socket An open socket.
+ * @param askedBytes The size that was asked for.
+ * @returns `true` when bursts may overflow the buffer.
+ *
+ * @example Checking the buffer
+ * ```ts
+ * import { openDatagramSocket, receiveBufferTooSmall } from "./open.ts";
+ *
+ * const socket = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+ * console.log(receiveBufferTooSmall(socket, 4 * 1024 * 1024));
+ * socket.close();
+ * ```
+ */
+export function receiveBufferTooSmall(
+  socket: DatagramSocket,
+  askedBytes: number = DEFAULT_RECEIVE_BUFFER_BYTES,
+): boolean {
+  const granted = socket.receiveBufferBytes;
+  return granted === undefined || granted < askedBytes;
+}
+
+/**
+ * A one-line warning when the receive buffer is smaller than asked, saying
+ * what to do about it, or `undefined` when it is large enough.
+ *
+ * @param socket An open socket.
+ * @param askedBytes The size that was asked for.
+ * @returns The warning, or `undefined`.
+ *
+ * @example Warning at startup
+ * ```ts
+ * import { openDatagramSocket, receiveBufferWarning } from "./open.ts";
+ *
+ * const socket = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+ * const warning = receiveBufferWarning(socket);
+ * if (warning !== undefined) console.warn(warning);
+ * socket.close();
+ * ```
+ */
+export function receiveBufferWarning(
+  socket: DatagramSocket,
+  askedBytes: number = DEFAULT_RECEIVE_BUFFER_BYTES,
+): string | undefined {
+  if (!receiveBufferTooSmall(socket, askedBytes)) return undefined;
+  const granted = socket.receiveBufferBytes;
+  const fix =
+    `raise net.core.rmem_max to ${askedBytes} (sysctl -w net.core.rmem_max=${askedBytes}) or run as root`;
+  if (granted === undefined) {
+    return `UDP receive buffer is the kernel default, not the ${
+      kib(askedBytes)
+    } asked for: bursts may drop datagrams; allow FFI (--allow-ffi) and ${fix}`;
+  }
+  return `UDP receive buffer is ${kib(granted)}, less than the ${
+    kib(askedBytes)
+  } asked for: bursts may drop datagrams; ${fix}`;
+}
+
+function kib(bytes: number): string {
+  return `${Math.round(bytes / 1024)} KiB`;
+}
+
+/**
+ * Resolves an endpoint's host name to an IP address: literals come back in
+ * canonical form (IPv6 brackets removed), `localhost` becomes 127.0.0.1, other names are looked up with
+ * `Deno.resolveDns` (IPv4 first, then IPv6). Send paths take addresses only,
+ * so resolve a destination once, up front.
+ *
+ * @param endpoint A host name or address, and a port.
+ * @returns The same port with an IP address.
+ * @throws {Error} When the name does not resolve.
+ *
+ * @example Resolving localhost
+ * ```ts
+ * import { resolveEndpoint } from "./open.ts";
+ *
+ * const to = await resolveEndpoint({ hostname: "localhost", port: 9999 });
+ * console.log(to.hostname); // 127.0.0.1
+ * ```
+ */
+export async function resolveEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+  const ip = parseIp(endpoint.hostname);
+  if (ip !== undefined) return { hostname: formatIp(ip), port: endpoint.port };
+  const errors: unknown[] = [];
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      const [address] = await Deno.resolveDns(endpoint.hostname, type);
+      if (address !== undefined) {
+        return { hostname: address, port: endpoint.port };
+      }
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  throw new Error(
+    `Cannot resolve host "${endpoint.hostname}": no IPv4 or IPv6 address found; check the name or use an IP address`,
+    { cause: errors[0] },
+  );
+}
