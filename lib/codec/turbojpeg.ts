@@ -193,27 +193,51 @@ function openLibrary(libraryPath: string | undefined): Library {
 
 let cachedVersion: string | undefined | null = null;
 
+function libraryDirectories(): string[] {
+  const triplet = Deno.build.arch === "aarch64"
+    ? "aarch64-linux-gnu"
+    : "x86_64-linux-gnu";
+  let extra: string[] = [];
+  try {
+    extra = (Deno.env.get("LD_LIBRARY_PATH") ?? "").split(":").filter((d) =>
+      d !== ""
+    );
+  } catch {
+    // No env permission: the usual directories only.
+  }
+  return [
+    ...extra,
+    `/usr/lib/${triplet}`,
+    `/lib/${triplet}`,
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+    "/opt/homebrew/lib",
+    "/opt/libjpeg-turbo/lib64",
+  ];
+}
+
 /**
- * Finds the libjpeg-turbo version string compiled into the loaded library.
- * The 2.x API has no version call, so this reads the mapped file (Linux only)
- * once and looks for libjpeg's `JMSG_VERSION` text.
+ * Finds the libjpeg-turbo version string compiled into the library. The 2.x
+ * API has no version call, and Deno needs full access to read
+ * /proc/self/maps, so this looks for the file where the loader would and
+ * reads libjpeg's `JMSG_VERSION` text from it, once.
  */
 function findVersion(library: Library): string | undefined {
   if (cachedVersion !== null) return cachedVersion;
   cachedVersion = undefined;
-  try {
-    let path = library.path;
-    if (!path.includes("/")) {
-      const maps = Deno.readTextFileSync("/proc/self/maps");
-      const line = maps.split("\n").find((l) => l.includes("libturbojpeg"));
-      if (line === undefined) return undefined;
-      path = line.slice(line.indexOf("/"));
+  const paths = library.path.includes("/")
+    ? [library.path]
+    : libraryDirectories().map((dir) => `${dir}/${library.path}`);
+  for (const path of paths) {
+    try {
+      const text = new TextDecoder("latin1").decode(Deno.readFileSync(path));
+      const match = /libjpeg-turbo version (\d+\.\d+(?:\.\d+)?)/.exec(text);
+      cachedVersion = match?.[1];
+      break;
+    } catch {
+      // Not there, or not readable; the version is only shown in logs.
     }
-    const text = new TextDecoder("latin1").decode(Deno.readFileSync(path));
-    const match = /libjpeg-turbo version (\d+\.\d+(?:\.\d+)?)/.exec(text);
-    cachedVersion = match?.[1];
-  } catch {
-    // Unknown version; it is only shown in logs.
   }
   return cachedVersion;
 }
@@ -501,9 +525,6 @@ export class TurboJpegDecoder implements ImageDecoder {
   }
 
   async #decodeWith(slot: DecodeSlot, length: number): Promise<DecodedImage> {
-    if (this.#closed) {
-      throw new TypeError("Cannot decode: the decoder is closed");
-    }
     if (length < 3) {
       throw new DecodeError(
         `Cannot decode JPEG: expected at least 3 bytes, got ${length}`,
@@ -819,9 +840,6 @@ export class TurboJpegEncoder implements ImageEncoder {
     pixelFormat: number,
     quality: number,
   ): Promise<Uint8Array> {
-    if (this.#closed) {
-      throw new TypeError("Cannot encode: the encoder is closed");
-    }
     const symbols = this.#library.symbols;
     const { width, height, channels } = image;
     const bound = Number(symbols.tjBufSize(width, height, this.#subsampling));
