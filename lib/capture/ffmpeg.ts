@@ -331,6 +331,22 @@ export function ffmpegArgs(
  * stop-and-wait sender always sends the most recent picture and never falls
  * behind. Iterating with `for await` calls {@linkcode Capture.next} until the
  * end and closes the capture when the loop ends or breaks.
+ *
+ * @example Stopping ffmpeg on Ctrl-C
+ * ```ts
+ * import { openCapture } from "./ffmpeg.ts";
+ * const capture = openCapture({ kind: "testsrc" });
+ * const stop = () => void capture.close();
+ * Deno.addSignalListener("SIGINT", stop);
+ * try {
+ *   for await (const jpeg of capture) {
+ *     console.log(jpeg.length, capture.stale);
+ *     if (capture.frames >= 3) break;
+ *   }
+ * } finally {
+ *   Deno.removeSignalListener("SIGINT", stop);
+ * }
+ * ```
  */
 export interface Capture extends AsyncDisposable, AsyncIterable<Uint8Array> {
   /** ffmpeg's process id. */
