@@ -69,17 +69,35 @@ async function stats(viewer: Viewer, query = ""): Promise<ViewerStats> {
   return await response.json();
 }
 
-/** Opens `/stream.mjpg` and returns its parts one by one. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * Opens `/stream.mjpg` and returns its parts one by one. `next` skips the
+ * repeat of a frame that the viewer sends when the stream goes quiet;
+ * `nextPart` does not.
+ */
 async function openStream(viewer: Viewer, query = "") {
   const response = await get(viewer, `/stream.mjpg${query}`);
   assert.equal(response.status, 200);
   const parts = readMjpegParts(response.body!);
+  let previous: Uint8Array | undefined;
+  async function nextPart(): Promise<MjpegPart> {
+    const result = await within(5000, parts.next(), "next MJPEG part");
+    assert.ok(!result.done, "stream ended early");
+    return result.value;
+  }
   return {
     response,
+    nextPart,
     async next(): Promise<MjpegPart> {
-      const result = await within(5000, parts.next(), "next MJPEG part");
-      assert.ok(!result.done, "stream ended early");
-      return result.value;
+      for (;;) {
+        const part = await nextPart();
+        if (previous !== undefined && sameBytes(part.bytes, previous)) continue;
+        previous = part.bytes;
+        return part;
+      }
     },
     async close(): Promise<void> {
       await parts.return();
@@ -96,6 +114,15 @@ Deno.test("RateWindow measures a steady frame rate and byte rate", () => {
   const rate = window.rate(299 * 40);
   assert.ok(Math.abs(rate.perSecond - 25) < 0.6, `got ${rate.perSecond}`);
   assert.ok(Math.abs(rate.bytesPerSecond - 125_000) < 3000);
+});
+
+Deno.test("RateWindow shows a new stream's rate at once, and no rate for a single image", () => {
+  const window = new RateWindow({ windowMs: 2000 });
+  window.record(1000, 10);
+  assert.equal(window.rate(1000).perSecond, 0);
+  for (let i = 1; i <= 5; i++) window.record(1000 + i * 100, 10);
+  assert.equal(window.rate(1500).perSecond, 10);
+  assert.equal(window.rate(1500).bytesPerSecond, 100);
 });
 
 Deno.test("RateWindow falls to zero once the source stops", () => {
@@ -475,6 +502,21 @@ Deno.test("Viewer streams MJPEG parts and sends a newer frame when it is publish
   }
 });
 
+Deno.test("Viewer repeats the last frame once when the stream goes quiet, so that browsers show it", async () => {
+  await using viewer = new Viewer({ idleRepeatMs: 20 });
+  viewer.publishFrame(jpeg(ALICE, ROCKET));
+  const stream = await openStream(viewer);
+  try {
+    assert.deepEqual((await stream.nextPart()).bytes, ROCKET);
+    assert.deepEqual((await stream.nextPart()).bytes, ROCKET);
+    const next = stream.nextPart();
+    viewer.publishFrame(jpeg(ALICE, HUBBLE));
+    assert.deepEqual((await next).bytes, HUBBLE);
+  } finally {
+    await stream.close();
+  }
+});
+
 Deno.test("Viewer opens the MJPEG body with the boundary line", async () => {
   await using viewer = new Viewer();
   viewer.publishFrame(jpeg(ALICE));
@@ -641,6 +683,7 @@ Deno.test("Viewer closes when its signal is aborted", async () => {
   await assert.rejects(fetch(url));
 });
 
-Deno.test("Viewer rejects a port out of range", () => {
+Deno.test("Viewer rejects a port out of range and a negative repeat delay", () => {
   assert.throws(() => new Viewer({ port: 70000 }), RangeError);
+  assert.throws(() => new Viewer({ idleRepeatMs: -1 }), RangeError);
 });

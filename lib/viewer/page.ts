@@ -107,6 +107,11 @@ export function renderPage(options: PageOptions = {}): string {
       <pre class="cmd" id="frame-hint"></pre>
       <p class="muted">Any client of the Python tutorial works too: it sends to the image port.</p>
     </div>
+    <div id="gone" class="gone" hidden>
+      <div class="mark">!</div>
+      <h2>Connection lost</h2>
+      <p>The viewer cannot reach the server. It retries on its own.</p>
+    </div>
     <div id="paused" class="overlay" hidden></div>
     <div id="caption" class="caption mono" hidden></div>
   </section>
@@ -142,6 +147,7 @@ const CSS = `
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif;
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 html, body { margin: 0; height: 100%; background: var(--bg); color: var(--text); }
 body { display: flex; flex-direction: column; }
 .mono, pre, code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace; }
@@ -168,13 +174,17 @@ select { background: var(--card); color: var(--text); border: 1px solid var(--li
 @keyframes pulse { 50% { opacity: .35; } }
 .banner { background: #3b1219; color: #fecaca; border-bottom: 1px solid #7f1d1d;
   padding: 10px 20px; font-size: 14px; }
-main { flex: 1; display: grid; grid-template-columns: minmax(0, 1fr) 340px; gap: 20px;
+main { flex: 1; display: grid; grid-template-columns: minmax(0, 1fr) 360px; gap: 20px;
   padding: 20px; min-height: 0; }
 .stage { position: relative; background: #060a14; border: 1px solid var(--line); border-radius: 14px;
   display: flex; align-items: center; justify-content: center; overflow: hidden; min-height: 320px; }
-.stage img { max-width: 100%; max-height: 100%; object-fit: contain; display: block; }
-body.lost .stage img { opacity: .35; filter: grayscale(1); }
-.waiting { text-align: center; max-width: 520px; padding: 24px; }
+.stage img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; display: block; }
+body.lost .stage img { opacity: .25; filter: grayscale(1); }
+.gone h2 { color: var(--bad); margin: 12px 0 8px; font-size: 20px; font-weight: 600; }
+.gone p { color: var(--muted); margin: 0; }
+.gone .mark { width: 38px; height: 38px; margin: 0 auto; border-radius: 50%; border: 3px solid var(--bad);
+  color: var(--bad); font-weight: 700; font-size: 22px; line-height: 32px; }
+.waiting, .gone { text-align: center; position: relative; max-width: 520px; padding: 24px; }
 .waiting h2 { margin: 16px 0 8px; font-size: 20px; font-weight: 600; }
 .waiting p { color: var(--muted); margin: 8px 0; line-height: 1.5; }
 .spinner { width: 38px; height: 38px; margin: 0 auto; border-radius: 50%;
@@ -187,7 +197,7 @@ pre.cmd { background: var(--card); border: 1px solid var(--line); border-radius:
 .caption { position: absolute; left: 12px; bottom: 12px; background: rgba(11,17,32,.78);
   padding: 5px 10px; border-radius: 8px; font-size: 12px; color: var(--text); }
 aside { display: flex; flex-direction: column; gap: 16px; min-width: 0; }
-.cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; }
+.cards { display: grid; grid-template-columns: 1fr 1fr 1.5fr; gap: 10px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 12px; min-width: 0; }
 .card span { display: block; color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .08em; }
 .card b { display: block; font-size: 22px; font-weight: 650; margin-top: 6px; font-variant-numeric: tabular-nums;
@@ -196,8 +206,10 @@ aside { display: flex; flex-direction: column; gap: 16px; min-width: 0; }
 .detail { font-size: 12px; margin: -4px 2px 0; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 14px;
   display: flex; flex-direction: column; min-height: 0; flex: 1; font-size: 13px; }
-.panel-head { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }
-h3 { margin: 0 0 10px; font-size: 13px; text-transform: uppercase; letter-spacing: .08em; color: var(--muted); }
+.panel-head { display: flex; justify-content: space-between; align-items: baseline; gap: 4px 12px;
+  flex-wrap: wrap; margin-bottom: 10px; }
+.panel-head span { font-size: 12px; }
+h3 { margin: 0; white-space: nowrap; font-size: 13px; text-transform: uppercase; letter-spacing: .08em; color: var(--muted); }
 pre.json { margin: 0; overflow: auto; color: #c4f1d8; font-size: 13px; line-height: 1.45; max-height: 50vh; }
 @media (max-width: 900px) {
   main { grid-template-columns: 1fr; }
@@ -276,6 +288,7 @@ function updateSenders(stats) {
 function render(stats) {
   document.body.classList.remove("lost");
   $("banner").hidden = true;
+  $("gone").hidden = true;
   updateSenders(stats);
   const sender = stats.senders.find((s) => s.sender === stats.selected);
   const hasFrames = sender !== undefined;
@@ -288,7 +301,7 @@ function render(stats) {
   $("kbps").textContent = sender ? fmt(Math.round(sender.kbps)) : "–";
   const res = $("res");
   res.textContent = sender && sender.width ? sender.width + "×" + sender.height : "–";
-  res.classList.toggle("small", res.textContent.length > 8);
+  res.classList.toggle("small", res.textContent.length > 9);
   $("frames").textContent = fmt(stats.frames);
   $("dropped").textContent = fmt(stats.dropped);
   $("errors").textContent = fmt(stats.errors);
@@ -297,7 +310,7 @@ function render(stats) {
     " fps · " + stats.viewers + (stats.viewers === 1 ? " viewer" : " viewers");
   if (sender) {
     $("caption").textContent = sender.sender + " · " + sender.format.toUpperCase() +
-      (sender.width ? " · " + sender.width + "×" + sender.height : "") + " · " + fmt(sender.frames) + " frames";
+      (sender.width ? " · " + sender.width + "×" + sender.height : "") + " · " + fmt(sender.frames) + (sender.frames === 1 ? " frame" : " frames");
   }
   const paused = sender !== undefined && sender.lastFrameAgoMs > 3000;
   $("paused").hidden = !paused;
@@ -319,6 +332,9 @@ function lost() {
   online = false;
   document.body.classList.add("lost");
   $("banner").hidden = false;
+  $("gone").hidden = false;
+  $("waiting").hidden = true;
+  $("paused").hidden = true;
   setStatus("lost", "Connection lost");
 }
 

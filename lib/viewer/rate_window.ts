@@ -29,10 +29,6 @@ export interface Rate {
   bytesPerSecond: number;
 }
 
-// A sender that just started has sent too few frames to measure a rate over
-// the time since its first frame; a floor keeps the first readings sane.
-const MIN_SPAN_MS = 500;
-
 /**
  * Counts events (frames) and their sizes over the last `windowMs`
  * milliseconds. Memory is fixed at construction: recording never allocates.
@@ -134,12 +130,20 @@ export class RateWindow {
       const perSecond = (events - 1) * 1000 / spanMs;
       return { perSecond, bytesPerSecond: perSecond * bytes / events };
     }
-    let spanMs = this.#windowMs;
-    if (this.#firstMs > since) spanMs = nowMs - this.#firstMs;
-    spanMs = Math.max(spanMs, MIN_SPAN_MS);
+    if (this.#firstMs > since) {
+      // Started within the window: measure from the first event to the
+      // newest, so a new stream shows its rate at once and one image is not
+      // a rate at all.
+      const newest = this.#times[(this.#next - 1 + capacity) % capacity]!;
+      if (events < 2 || newest <= oldest) {
+        return { perSecond: 0, bytesPerSecond: 0 };
+      }
+      const perSecond = (events - 1) * 1000 / (newest - oldest);
+      return { perSecond, bytesPerSecond: perSecond * bytes / events };
+    }
     return {
-      perSecond: events * 1000 / spanMs,
-      bytesPerSecond: bytes * 1000 / spanMs,
+      perSecond: events * 1000 / this.#windowMs,
+      bytesPerSecond: bytes * 1000 / this.#windowMs,
     };
   }
 }

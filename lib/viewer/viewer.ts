@@ -73,6 +73,15 @@ export interface ViewerOptions {
    * @default {2000}
    */
   windowMs?: number;
+  /**
+   * When an MJPEG stream has had no new frame for this many milliseconds,
+   * its last frame is sent once more. Browsers display a part only when the
+   * next one begins, so without the repeat the last frame of a burst, or a
+   * single image, would never appear. 0 turns it off.
+   *
+   * @default {100}
+   */
+  idleRepeatMs?: number;
 }
 
 /** What one `/stream.mjpg` response needs between pulls. */
@@ -80,6 +89,8 @@ interface StreamState {
   readonly sender: string | undefined;
   lastSeq: number;
   first: boolean;
+  /** Whether the last part sent repeats the one before. */
+  repeated: boolean;
   closed: boolean;
   wake: (() => void) | undefined;
   controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -161,6 +172,7 @@ export class Viewer implements AsyncDisposable {
   #message: { value: unknown; sender: string; atMs: number } | undefined;
   #messages = 0;
   #partsSent = 0;
+  #idleRepeatMs: number;
 
   /**
    * Starts listening at once; {@linkcode Viewer.url} is ready when the
@@ -181,6 +193,12 @@ export class Viewer implements AsyncDisposable {
       ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
     });
     this.#counters = options.counters;
+    this.#idleRepeatMs = options.idleRepeatMs ?? 100;
+    if (!(this.#idleRepeatMs >= 0) || !Number.isFinite(this.#idleRepeatMs)) {
+      throw new RangeError(
+        `Cannot start viewer: idleRepeatMs must be 0 or more, got ${this.#idleRepeatMs}`,
+      );
+    }
     this.#transcode = options.transcode;
     this.#page = renderPage({
       ...(options.title !== undefined && { title: options.title }),
@@ -473,6 +491,7 @@ export class Viewer implements AsyncDisposable {
       sender,
       lastSeq: 0,
       first: true,
+      repeated: false,
       closed: false,
       wake: undefined,
       controller: undefined,
@@ -493,10 +512,13 @@ export class Viewer implements AsyncDisposable {
     state: StreamState,
     controller: ReadableStreamDefaultController<Uint8Array>,
   ): Promise<void> {
+    let idle = false;
     for (;;) {
       if (state.closed) return;
       const entry = this.#board.newest(state.sender);
-      if (entry !== undefined && entry.seq !== state.lastSeq) {
+      const fresh = entry !== undefined && entry.seq !== state.lastSeq;
+      if (entry !== undefined && (fresh || (idle && !state.repeated))) {
+        state.repeated = !fresh;
         state.lastSeq = entry.seq;
         const { bytes, type } = await this.#encoded(entry.frame);
         if (state.closed) return;
@@ -512,12 +534,32 @@ export class Viewer implements AsyncDisposable {
         this.#partsSent++;
         return;
       }
-      await new Promise<void>((resolve) => {
-        state.wake = resolve;
-        this.#waiting.add(state);
-      });
-      state.wake = undefined;
+      // Browsers show a part only once the next part's headers arrive, so a
+      // stream that goes quiet repeats its last frame once to show it.
+      const repeat = entry !== undefined && !state.repeated &&
+        this.#idleRepeatMs > 0;
+      idle = !await this.#wait(state, repeat ? this.#idleRepeatMs : 0);
     }
+  }
+
+  /** Resolves true when a frame is published, false after `timeoutMs` (0: never). */
+  #wait(state: StreamState, timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      state.wake = () => {
+        state.wake = undefined;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#waiting.add(state);
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          state.wake = undefined;
+          this.#waiting.delete(state);
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
   }
 
   #endStream(state: StreamState): void {
