@@ -1,0 +1,249 @@
+/**
+ * The tutorial's client, in Deno: sends image files, a generated test
+ * pattern, a camera or a video to a classic server, waiting for the reply to
+ * each frame.
+ *
+ * @module
+ */
+
+import {
+  choiceFlag,
+  errorLine,
+  intFlag,
+  onShutdown,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "./lib/cli/cli.ts";
+import {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_HOST,
+  DEFAULT_IMAGE_PORT,
+  MAX_DATAGRAM_BYTES,
+} from "./lib/classic/constants.ts";
+import { ClassicClient } from "./lib/classic/client.ts";
+import { openFrameSource } from "./lib/frame_source.ts";
+import { SendError } from "./lib/net/errors.ts";
+
+const HELP = `Usage: deno run -P client.ts [options] [IMAGE ...]
+
+Sends images to a server on the tutorial's protocol and waits for its reply
+("get message!!!") after each one. With no IMAGE, it sends a test pattern it
+draws itself, with the frame number on it.
+
+Sources (one of):
+  IMAGE ...               JPEG or PNG files, sent in turn, as they are
+  --camera DEVICE         a webcam through ffmpeg: /dev/video0 (Linux), a device
+                          index (macOS), a device name (Windows), or "testsrc"
+                          for ffmpeg's synthetic camera
+  --video FILE            a video file through ffmpeg (--loop to repeat it)
+
+Options:
+  --host ADDR             server address (default ${DEFAULT_HOST})
+  --port N                server image port (default ${DEFAULT_IMAGE_PORT})
+  --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE})
+  --single                send each image in one datagram (at most ${MAX_DATAGRAM_BYTES} bytes)
+  --count N               frames to send (default 1 for images; unlimited for
+                          a camera or video)
+  --fps N                 at most N frames a second (default: as fast as replies come)
+  --encode jpg|png        decode each image and encode it again for every frame,
+                          as the tutorial's loop does
+  --quality Q             JPEG quality, 1-100 (default 95, as OpenCV's)
+  --size WxH              camera/video/pattern frame size (default 640x480)
+  --loop                  repeat the video file
+  --timeout MS            wait this long for each reply (default 2000)
+  --retries N             send a frame again this many times (default 3)
+  --quiet                 print only the summary
+  --help                  show this help
+
+It prints the server's reply to each frame, then one summary line:
+frames=… seconds=… fps=… bytes=…`;
+
+function sendErrorLine(error: SendError, chunkSize: number): string {
+  if (error.code !== "EMSGSIZE") return errorLine(error);
+  return `Cannot send a ${error.size}-byte datagram to ${error.to.hostname}:${error.to.port}: message too long for this OS (the limit is ${MAX_DATAGRAM_BYTES} bytes on Linux, 9216 by default on macOS); use a smaller --chunk-size (now ${chunkSize}), or on macOS run sudo sysctl -w net.inet.udp.maxdgram=65535`;
+}
+
+function parseSize(
+  value: string | undefined,
+): { width: number; height: number } {
+  if (value === undefined) return { width: 640, height: 480 };
+  const match = /^(\d{1,5})x(\d{1,5})$/.exec(value);
+  const width = Number(match?.[1]);
+  const height = Number(match?.[2]);
+  if (!match || width < 16 || height < 16 || width > 8192 || height > 8192) {
+    throw new UsageError(
+      `--size must be WIDTHxHEIGHT, each from 16 to 8192, got '${value}'`,
+    );
+  }
+  return { width, height };
+}
+
+await runMain(async () => {
+  const { values, positionals } = parseFlags(Deno.args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "chunk-size": { type: "string" },
+    single: { type: "boolean", default: false },
+    count: { type: "string" },
+    fps: { type: "string" },
+    encode: { type: "string" },
+    quality: { type: "string" },
+    size: { type: "string" },
+    camera: { type: "string" },
+    video: { type: "string" },
+    loop: { type: "boolean", default: false },
+    timeout: { type: "string" },
+    retries: { type: "string" },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const sources = [
+    positionals.length > 0,
+    values.camera !== undefined,
+    values.video !== undefined,
+  ].filter(Boolean).length;
+  if (sources > 1) {
+    throw new UsageError(
+      "Give image files, --camera or --video, not more than one of them",
+    );
+  }
+  if (values.loop && values.video === undefined) {
+    throw new UsageError("--loop goes with --video");
+  }
+  const live = values.camera !== undefined || values.video !== undefined;
+  const port = intFlag("port", values.port, DEFAULT_IMAGE_PORT, {
+    min: 1,
+    max: 65535,
+  });
+  const chunkSize = intFlag(
+    "chunk-size",
+    values["chunk-size"],
+    DEFAULT_CHUNK_SIZE,
+    {
+      min: 9,
+      max: MAX_DATAGRAM_BYTES,
+    },
+  );
+  const count = intFlag("count", values.count, live ? Infinity : 1, { min: 1 });
+  const fps = intFlag("fps", values.fps, 0, { min: 1, max: 1000 });
+  const quality = intFlag("quality", values.quality, 95, { min: 1, max: 100 });
+  const timeoutMs = intFlag("timeout", values.timeout, 2000, { min: 1 });
+  const retries = intFlag("retries", values.retries, 3, { max: 1000 });
+  const encode = values.encode === undefined
+    ? undefined
+    : choiceFlag("encode", values.encode, ["jpg", "png"]);
+  if (live && encode !== undefined) {
+    throw new UsageError(
+      "--encode works on image files and the test pattern; camera and video frames are sent as ffmpeg encodes them (use --quality)",
+    );
+  }
+  const size = parseSize(values.size);
+  const quiet = values.quiet;
+
+  await using source = await openFrameSource({
+    files: positionals,
+    camera: values.camera,
+    video: values.video,
+    loop: values.loop,
+    encode,
+    quality,
+    fps: fps || undefined,
+    ...size,
+  });
+  await using client = await ClassicClient.connect({
+    hostname: values.host ?? DEFAULT_HOST,
+    port,
+    chunkSize,
+    timeoutMs,
+    retries,
+  });
+
+  let stopping = false;
+  const removeSignals = onShutdown(() => {
+    stopping = true;
+    source.stop();
+  });
+  const status = live && !quiet && Deno.stdout.isTerminal()
+    ? new StatusLine()
+    : undefined;
+  const started = performance.now();
+  let frames = 0;
+  let bytes = 0;
+  try {
+    while (frames < count && !stopping) {
+      const frame = await source.next();
+      if (frame === undefined) break;
+      if (values.single && frame.bytes.length > MAX_DATAGRAM_BYTES) {
+        throw new Error(
+          `Cannot send ${frame.name} in one datagram: it is ${frame.bytes.length} bytes and the limit is ${MAX_DATAGRAM_BYTES}; drop --single to send it in chunks`,
+        );
+      }
+      if (fps > 0) {
+        const due = started + (frames * 1000) / fps;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      let reply: string;
+      try {
+        reply = await client.send(frame.bytes, { single: values.single });
+      } catch (error) {
+        if (error instanceof SendError) {
+          throw new Error(sendErrorLine(error, chunkSize), { cause: error });
+        }
+        throw error;
+      }
+      frames++;
+      bytes += frame.bytes.length;
+      if (status) status.update(frames, bytes, source.dropped);
+      else if (!quiet) {
+        console.log(
+          `frame ${frames}: ${frame.bytes.length} bytes, reply: ${reply}`,
+        );
+      }
+    }
+  } finally {
+    removeSignals();
+    status?.end();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const dropped = source.dropped > 0 ? ` dropped=${source.dropped}` : "";
+  console.log(
+    `frames=${frames} seconds=${seconds.toFixed(2)} fps=${
+      (seconds > 0 ? frames / seconds : 0).toFixed(1)
+    } bytes=${bytes}${dropped}`,
+  );
+  return 0;
+});
+
+/** A status line on a terminal, redrawn once a second. */
+class StatusLine {
+  #last = performance.now();
+  #frames = 0;
+  #bytes = 0;
+  #encoder = new TextEncoder();
+
+  update(frames: number, bytes: number, dropped: number): void {
+    const now = performance.now();
+    const elapsed = (now - this.#last) / 1000;
+    if (elapsed < 1) return;
+    const fps = (frames - this.#frames) / elapsed;
+    const kbps = (bytes - this.#bytes) / 1024 / elapsed;
+    this.#last = now;
+    this.#frames = frames;
+    this.#bytes = bytes;
+    Deno.stdout.writeSync(this.#encoder.encode(
+      `\r\x1b[K${fps.toFixed(1)} fps  ${
+        kbps.toFixed(0)
+      } KB/s  frames ${frames}  dropped ${dropped}`,
+    ));
+  }
+
+  end(): void {
+    Deno.stdout.writeSync(this.#encoder.encode("\n"));
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * What the command-line scripts share: flag parsing that fails in one line,
+ * number flags with ranges, and a main wrapper that turns errors into one
+ * line and an exit code instead of a stack trace.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/**
+ * A mistake on the command line. {@linkcode runMain} prints its message and
+ * exits with code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./cli.ts";
+ * console.log(new UsageError("--count must be a positive integer, got 'x'").name);
+ * ```
+ */
+export class UsageError extends Error {
+  /**
+   * @param message What was wrong and what to do.
+   * @param options An optional cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Parses `args` with `node:util`'s `parseArgs`, in strict mode, and turns
+ * its errors into a {@linkcode UsageError} that points at `--help`.
+ *
+ * @param args The arguments, such as `Deno.args`.
+ * @param options The flags: a `parseArgs` options map.
+ * @returns The parsed values and positionals.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "./cli.ts";
+ * const { values } = parseFlags(["--port", "9999"], { port: { type: "string" } });
+ * console.log(values.port); // "9999"
+ * ```
+ */
+export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: O,
+): ReturnType<
+  typeof parseArgs<
+    { args: string[]; options: O; allowPositionals: true; strict: true }
+  >
+> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`${message.split("\n")[0]}; see --help`, {
+      cause: error,
+    });
+  }
+}
+
+/** Bounds for {@linkcode intFlag}. */
+export interface IntRange {
+  /** The smallest value allowed. @default {0} */
+  min?: number;
+  /** The largest value allowed. @default {Number.MAX_SAFE_INTEGER} */
+  max?: number;
+}
+
+/**
+ * Reads an integer flag, with bounds.
+ *
+ * @param name The flag's name, without dashes, for the message.
+ * @param value The flag's text, or `undefined` when not given.
+ * @param fallback The value when not given.
+ * @param range Bounds.
+ * @returns The integer.
+ *
+ * @example
+ * ```ts
+ * import { intFlag } from "./cli.ts";
+ * console.log(intFlag("port", "9999", 9999, { max: 65535 })); // 9999
+ * ```
+ */
+export function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  range: IntRange = {},
+): number {
+  if (value === undefined) return fallback;
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  const number = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    const bounds = max === Number.MAX_SAFE_INTEGER
+      ? `at least ${min}`
+      : `from ${min} to ${max}`;
+    throw new UsageError(
+      `--${name} must be an integer ${bounds}, got '${value}'`,
+    );
+  }
+  return number;
+}
+
+/**
+ * Reads a flag that must be one of a few words.
+ *
+ * @param name The flag's name, without dashes.
+ * @param value The flag's text, or `undefined` when not given.
+ * @param choices The allowed words; the first is the default.
+ * @returns The word.
+ *
+ * @example
+ * ```ts
+ * import { choiceFlag } from "./cli.ts";
+ * console.log(choiceFlag("encode", "png", ["jpg", "png"] as const)); // "png"
+ * ```
+ */
+export function choiceFlag<const T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly [T, ...T[]],
+): T {
+  if (value === undefined) return choices[0];
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(
+    `--${name} must be one of ${choices.join(", ")}, got '${value}'`,
+  );
+}
+
+/**
+ * Turns any error into one line for a user.
+ *
+ * @param error What was thrown.
+ * @returns Its message on one line.
+ *
+ * @example
+ * ```ts
+ * import { errorLine } from "./cli.ts";
+ * console.log(errorLine(new Error("Cannot read x.jpg:\nNo such file"))); // "Cannot read x.jpg: No such file"
+ * ```
+ */
+export function errorLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/**
+ * Runs a script's main function. A thrown error is printed as one line,
+ * `error: …`, and the process exits with 2 for a {@linkcode UsageError} and
+ * 1 otherwise; set `UDPIMG_DEBUG=1` to see the stack as well.
+ *
+ * @param main The script's body; its result is the exit code.
+ * @returns Never: it exits.
+ *
+ * @example
+ * ```ts ignore
+ * import { runMain } from "./cli.ts";
+ * await runMain(async () => {
+ *   console.log("hello");
+ *   return 0;
+ * });
+ * ```
+ */
+export async function runMain(
+  main: () => Promise<number | void>,
+): Promise<never> {
+  let code: number;
+  try {
+    code = (await main()) ?? 0;
+  } catch (error) {
+    console.error(`error: ${errorLine(error)}`);
+    if (Deno.env.get("UDPIMG_DEBUG")) console.error(error);
+    code = error instanceof UsageError ? 2 : 1;
+  }
+  Deno.exit(code);
+}
+
+/**
+ * Calls `handler` on Ctrl-C and on SIGTERM, where the platform has it.
+ *
+ * @param handler What to do; called once per signal.
+ * @returns A function that removes the listeners.
+ *
+ * @example
+ * ```ts ignore
+ * import { onShutdown } from "./cli.ts";
+ * const remove = onShutdown(() => console.log("bye"));
+ * remove();
+ * ```
+ */
+export function onShutdown(handler: () => void): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, handler);
+  return () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, handler);
+  };
+}
+
+/**
+ * A rate limit for log lines, so that a flood of bad datagrams cannot flood
+ * the terminal: at most `perSecond` lines a second, then one line that says
+ * how many were held back.
+ *
+ * @example
+ * ```ts
+ * import { LogLimiter } from "./cli.ts";
+ * const log = new LogLimiter(2);
+ * for (let i = 0; i < 5; i++) log.line(`line ${i}`, 0);
+ * ```
+ */
+export class LogLimiter {
+  readonly #perSecond: number;
+  readonly #write: (line: string) => void;
+  #windowStart = -Infinity;
+  #count = 0;
+  #suppressed = 0;
+
+  /**
+   * @param perSecond Lines allowed a second.
+   * @param write Where lines go. @default console.log
+   */
+  constructor(
+    perSecond: number,
+    write: (line: string) => void = console.log,
+  ) {
+    this.#perSecond = perSecond;
+    this.#write = write;
+  }
+
+  /**
+   * Writes a line unless the limit is reached.
+   *
+   * @param text The line.
+   * @param nowMs The current time in ms. @default performance.now()
+   */
+  line(text: string, nowMs: number = performance.now()): void {
+    if (nowMs - this.#windowStart >= 1000) {
+      this.flush();
+      this.#windowStart = nowMs;
+      this.#count = 0;
+    }
+    if (this.#count++ < this.#perSecond) this.#write(text);
+    else this.#suppressed++;
+  }
+
+  /** Says how many lines were held back, if any. */
+  flush(): void {
+    if (this.#suppressed > 0) {
+      this.#write(`(${this.#suppressed} more lines like these suppressed)`);
+      this.#suppressed = 0;
+    }
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Where a client's frames come from: image files, the generated test
+ * pattern, or a camera or video through ffmpeg. Every source hands out
+ * encoded frames one at a time and prepares the next one while the current
+ * one is on the wire.
+ *
+ * @module
+ */
+
+import { type CaptureSource, openCapture } from "./capture/ffmpeg.ts";
+import { createDecoder, createEncoder } from "./codec/select.ts";
+import {
+  type DecodedImage,
+  type ImageEncoder,
+  type ImageFormat,
+  sniffFormat,
+} from "./codec/types.ts";
+import { drawTestPattern } from "./image/pattern.ts";
+
+/** One encoded frame, ready to send. */
+export interface SourceFrame {
+  /** Where it came from, for messages: a file name, `pattern` or the device. */
+  readonly name: string;
+  /** The encoded image. */
+  readonly bytes: Uint8Array;
+}
+
+/** A stream of encoded frames. */
+export interface FrameSource extends AsyncDisposable {
+  /** The next frame, or `undefined` when the source has ended or was stopped. */
+  next(): Promise<SourceFrame | undefined>;
+  /** Frames the source skipped because the consumer was slower than it. */
+  readonly dropped: number;
+  /** Ends the source: the next `next()` resolves with `undefined`. */
+  stop(): void;
+}
+
+/** Options for {@linkcode openFrameSource}. */
+export interface FrameSourceOptions {
+  /** Image files to send in turn. */
+  files?: readonly string[];
+  /** A camera device, or `testsrc` for ffmpeg's synthetic camera. */
+  camera?: string | undefined;
+  /** A video file. */
+  video?: string | undefined;
+  /** Repeat the video file. @default {false} */
+  loop?: boolean;
+  /**
+   * Decode each file once and encode it again for every frame, as the
+   * tutorial does; for the pattern, the format it is encoded in.
+   */
+  encode?: "jpg" | "png" | undefined;
+  /** JPEG quality, 1 to 100. @default {95} */
+  quality?: number;
+  /**
+   * Frame width for the pattern, and for the camera or video when given
+   * with `height`; by default a camera or video keeps its own.
+   *
+   * @default {640} for the pattern
+   */
+  width?: number | undefined;
+  /** Frame height; see `width`. @default {480} for the pattern */
+  height?: number | undefined;
+  /** Camera or video frame rate; by default its own (30 for `testsrc`). */
+  fps?: number | undefined;
+}
+
+/**
+ * Opens the frame source that `options` describe: files when `files` is not
+ * empty, else the camera or video, else the test pattern.
+ *
+ * @param options What to send and how.
+ * @returns A source; dispose of it to release the camera or the codec.
+ *
+ * @example Two frames of the test pattern
+ * ```ts ignore
+ * import { openFrameSource } from "./frame_source.ts";
+ * await using source = await openFrameSource({ encode: "jpg" });
+ * console.log((await source.next())?.bytes.length);
+ * console.log((await source.next())?.bytes.length);
+ * ```
+ */
+export async function openFrameSource(
+  options: FrameSourceOptions = {},
+): Promise<FrameSource> {
+  const files = options.files ?? [];
+  if (files.length > 0) return await openFiles(files, options);
+  if (options.camera !== undefined || options.video !== undefined) {
+    return openLive(options);
+  }
+  return await openPattern(options);
+}
+
+const FORMATS: Record<"jpg" | "png", ImageFormat> = { jpg: "jpeg", png: "png" };
+
+async function readImage(path: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(`Cannot read image ${path}: ${reason}`, { cause: error });
+  }
+  if (sniffFormat(bytes) === undefined) {
+    throw new Error(`Cannot send ${path}: it is not a JPEG or PNG image`);
+  }
+  return bytes;
+}
+
+/**
+ * Encodes frames one ahead: while frame k is sent, frame k+1 is encoded.
+ */
+class EncodingSource implements FrameSource {
+  readonly #make: (index: number) => { name: string; image: DecodedImage };
+  readonly #encoder: ImageEncoder;
+  readonly #format: ImageFormat;
+  readonly #quality: number;
+  #index = 0;
+  #ahead: Promise<SourceFrame> | undefined;
+  #stopped = false;
+
+  constructor(
+    make: (index: number) => { name: string; image: DecodedImage },
+    encoder: ImageEncoder,
+    format: ImageFormat,
+    quality: number,
+  ) {
+    this.#make = make;
+    this.#encoder = encoder;
+    this.#format = format;
+    this.#quality = quality;
+  }
+
+  get dropped(): number {
+    return 0;
+  }
+
+  async next(): Promise<SourceFrame | undefined> {
+    if (this.#stopped) return undefined;
+    const frame = await (this.#ahead ?? this.#encodeNext());
+    this.#ahead = this.#encodeNext();
+    // An encode that fails ahead of time is reported when its turn comes.
+    this.#ahead.catch(() => {});
+    return frame;
+  }
+
+  async #encodeNext(): Promise<SourceFrame> {
+    const { name, image } = this.#make(this.#index++);
+    const bytes = await this.#encoder.encode(image, {
+      format: this.#format,
+      quality: this.#quality,
+    });
+    return { name, bytes };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#stopped = true;
+    await this.#ahead?.catch(() => {});
+    this.#encoder.close();
+  }
+}
+
+async function openFiles(
+  files: readonly string[],
+  options: FrameSourceOptions,
+): Promise<FrameSource> {
+  const images = await Promise.all(files.map(readImage));
+  if (options.encode === undefined) {
+    let index = 0;
+    let stopped = false;
+    return {
+      dropped: 0,
+      next() {
+        if (stopped) return Promise.resolve(undefined);
+        const i = index++ % files.length;
+        return Promise.resolve({ name: files[i]!, bytes: images[i]! });
+      },
+      stop() {
+        stopped = true;
+      },
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+  }
+  const { decoder } = await createDecoder("auto");
+  let decoded: DecodedImage[];
+  try {
+    decoded = await Promise.all(images.map(async (bytes, i) => {
+      try {
+        return await decoder!.decode(bytes, sniffFormat(bytes)!);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`Cannot decode image ${files[i]}: ${reason}`, {
+          cause: error,
+        });
+      }
+    }));
+  } finally {
+    decoder?.close();
+  }
+  const { encoder } = await createEncoder("auto");
+  return new EncodingSource(
+    (index) => {
+      const i = index % files.length;
+      return { name: files[i]!, image: decoded[i]! };
+    },
+    encoder,
+    FORMATS[options.encode],
+    options.quality ?? 95,
+  );
+}
+
+async function openPattern(options: FrameSourceOptions): Promise<FrameSource> {
+  const { encoder } = await createEncoder("auto");
+  const width = options.width ?? 640;
+  const height = options.height ?? 480;
+  return new EncodingSource(
+    (index) => ({
+      name: "pattern",
+      image: drawTestPattern(index + 1, { width, height }),
+    }),
+    encoder,
+    FORMATS[options.encode ?? "jpg"],
+    options.quality ?? 95,
+  );
+}
+
+function openLive(options: FrameSourceOptions): FrameSource {
+  const name = options.camera ?? options.video!;
+  const source: CaptureSource = options.video !== undefined
+    ? { kind: "video", path: options.video, loop: options.loop ?? false }
+    : name === "testsrc"
+    ? { kind: "testsrc" }
+    : { kind: "camera", device: name };
+  const capture = openCapture(source, {
+    ...(options.width !== undefined && options.height !== undefined
+      ? { size: { width: options.width, height: options.height } }
+      : {}),
+    ...(options.fps !== undefined ? { fps: options.fps } : {}),
+    quality: options.quality ?? 95,
+  });
+  return {
+    get dropped() {
+      return capture.stale;
+    },
+    async next() {
+      const bytes = await capture.next();
+      return bytes === undefined ? undefined : { name, bytes };
+    },
+    stop() {
+      void capture.close();
+    },
+    [Symbol.asyncDispose]: () => capture.close(),
+  };
+}

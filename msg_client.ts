@@ -1,0 +1,104 @@
+/**
+ * The tutorial's message client, in Deno: sends a JSON value to the message
+ * port every few milliseconds and prints each reply.
+ *
+ * @module
+ */
+
+import {
+  errorLine,
+  intFlag,
+  onShutdown,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "./lib/cli/cli.ts";
+import { MessageClient } from "./lib/classic/client.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_MESSAGE,
+  DEFAULT_MESSAGE_PORT,
+} from "./lib/classic/constants.ts";
+
+const HELP = `Usage: deno run -P msg_client.ts [options]
+
+Sends a JSON value to the message port of a server on the tutorial's
+protocol, every --interval milliseconds, and prints each reply ("get the msg").
+
+Options:
+  --host ADDR        server address (default ${DEFAULT_HOST})
+  --port N           server message port (default ${DEFAULT_MESSAGE_PORT})
+  --data JSON        the value to send (default ${DEFAULT_MESSAGE})
+  --interval MS      pause between messages (default 10)
+  --count N          messages to send (default: until Ctrl-C, as the tutorial)
+  --timeout MS       wait this long for each reply (default 2000)
+  --quiet            print only the summary
+  --help             show this help`;
+
+await runMain(async () => {
+  const { values } = parseFlags(Deno.args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    data: { type: "string" },
+    interval: { type: "string" },
+    count: { type: "string" },
+    timeout: { type: "string" },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const text = values.data ?? DEFAULT_MESSAGE;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `--data must be valid JSON, such as '[0,0,0,1]': ${errorLine(error)}`,
+    );
+  }
+  const port = intFlag("port", values.port, DEFAULT_MESSAGE_PORT, {
+    min: 1,
+    max: 65535,
+  });
+  const intervalMs = intFlag("interval", values.interval, 10, {
+    max: 3_600_000,
+  });
+  const count = intFlag("count", values.count, Infinity, { min: 1 });
+  const timeoutMs = intFlag("timeout", values.timeout, 2000, { min: 1 });
+
+  await using client = await MessageClient.connect({
+    hostname: values.host ?? DEFAULT_HOST,
+    port,
+    timeoutMs,
+  });
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const removeSignals = onShutdown(() => {
+    stopping = true;
+    wake?.();
+  });
+  let sent = 0;
+  try {
+    while (sent < count && !stopping) {
+      const reply = await client.send(value);
+      sent++;
+      if (!values.quiet) console.log(reply);
+      if (sent < count && intervalMs > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, intervalMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  } finally {
+    removeSignals();
+  }
+  console.log(`messages=${sent}`);
+  return 0;
+});
