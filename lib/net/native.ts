@@ -100,6 +100,11 @@ const MSG_LEN_WORD = 14;
 const NAMELEN_WORD = 2;
 const ENOBUFS_BACKOFF_MS = 1;
 const POLL_TIMEOUT_MS = 100;
+/**
+ * Receives served from already-queued datagrams before one goes through the
+ * worker thread anyway, which lets timers and other I/O run.
+ */
+const MAX_READY_STREAK = 8;
 const NO_SENDER: Endpoint = Object.freeze({ hostname: "", port: 0 });
 const EMPTY = new Uint8Array(0);
 
@@ -246,6 +251,7 @@ class NativeDatagramSocket implements DatagramSocket {
   #closed = false;
   /** Worker-thread calls still using the descriptor. */
   #pending = 0;
+  #readyStreak = 0;
 
   readonly #staging = new Uint8Array(STAGING_BYTES);
   readonly #stagingAddress: number;
@@ -366,8 +372,17 @@ class NativeDatagramSocket implements DatagramSocket {
     this.#pending++;
     try {
       for (;;) {
+        if (this.#readyStreak < MAX_READY_STREAK) {
+          const ready = this.#receiveReady(memory);
+          if (ready > 0) {
+            this.#readyStreak++;
+            this.#fill(batch, memory, ready);
+            return ready;
+          }
+        }
+        this.#readyStreak = 0;
         resetNameLengths(memory);
-        let count = await symbols.recvmmsgBlocking(
+        const count = await symbols.recvmmsgBlocking(
           this.#fd,
           memory.headers,
           memory.size,
@@ -375,33 +390,40 @@ class NativeDatagramSocket implements DatagramSocket {
           null,
         );
         if (this.#closed) return 0;
-        if (count < 0) {
-          // The worker thread's errno is out of reach: repeat here to read it.
-          resetNameLengths(memory);
-          count = symbols.recvmmsg(
-            this.#fd,
-            memory.headers,
-            memory.size,
-            MSG_DONTWAIT,
-            null,
-          );
-          if (count < 0) {
-            const errno = this.#libc.errno();
-            if (errno === Errno.EAGAIN || errno === Errno.EINTR) continue;
-            throw new Error(
-              `Cannot receive on UDP ${endpointKey(this.#addr)}: ${
-                errnoText(errno)
-              } (${errnoCode(errno)})`,
-            );
-          }
+        // On failure the worker thread's errno is out of reach; the next
+        // receiveReady repeats the call here and reads it.
+        if (count >= 0) {
+          this.#fill(batch, memory, count);
+          return count;
         }
-        this.#fill(batch, memory, count);
-        return count;
       }
     } finally {
       memory.busy = false;
       this.#release();
     }
+  }
+
+  /**
+   * Takes what is already queued without blocking or leaving this thread;
+   * returns 0 when nothing is.
+   */
+  #receiveReady(memory: BatchMemory): number {
+    resetNameLengths(memory);
+    const count = this.#libc.symbols.recvmmsg(
+      this.#fd,
+      memory.headers,
+      memory.size,
+      MSG_DONTWAIT,
+      null,
+    );
+    if (count >= 0) return count;
+    const errno = this.#libc.errno();
+    if (errno === Errno.EAGAIN || errno === Errno.EINTR) return 0;
+    throw new Error(
+      `Cannot receive on UDP ${endpointKey(this.#addr)}: ${errnoText(errno)} (${
+        errnoCode(errno)
+      })`,
+    );
   }
 
   #fill(batch: DatagramBatch, memory: BatchMemory, count: number): void {
