@@ -126,6 +126,43 @@ Deno.test({
 
 Deno.test({
   name:
+    "TurboJpegDecoder on the main thread decodes and fails like the background one",
+  ignore,
+  async fn() {
+    const background = new TurboJpegDecoder();
+    const main = new TurboJpegDecoder({ background: false, strict: true });
+    try {
+      for (const source of [rocket, frame720]) {
+        assert.ok(
+          sameImage(
+            await main.decode(source, "jpeg"),
+            await background.decode(source, "jpeg"),
+          ),
+        );
+      }
+      const err = await rejection(
+        () => main.decode(rocket.subarray(0, 50000), "jpeg"),
+        DecodeError,
+      );
+      assert.equal(
+        err.message,
+        "Cannot decode JPEG: premature end of JPEG file",
+      );
+      assert.ok(err.truncated);
+      const strictErr = await rejection(
+        () => main.decode(withExtraneousBytes(rocket), "jpeg"),
+        DecodeError,
+      );
+      assert.match(strictErr.message, /extraneous bytes before marker 0xd9$/);
+    } finally {
+      background.close();
+      main.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "TurboJpegDecoder accepts recoverable damage by default and rejects it when strict",
   ignore,
   async fn() {

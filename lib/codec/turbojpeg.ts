@@ -3,7 +3,8 @@
  * `Deno.dlopen` and the TurboJPEG 2.x API (which 3.x still exports).
  *
  * Decode and encode run on Deno's blocking thread pool (`nonblocking: true`),
- * so the event loop keeps receiving datagrams while a frame is being coded.
+ * so the event loop keeps receiving datagrams while a frame is being coded
+ * (a decoder made with `background: false` decodes on the main thread).
  * Each concurrent call gets its own TurboJPEG handle from a small pool; every
  * handle owns an input buffer that the caller's bytes are copied into first,
  * so a receiver may reuse its buffer as soon as `decode` returns a promise.
@@ -375,6 +376,14 @@ export interface TurboJpegDecoderOptions {
    * @default {false}
    */
   strict?: boolean;
+  /**
+   * Decode on Deno's blocking thread pool, so the event loop keeps
+   * receiving meanwhile. `false` decodes on the main thread: no thread
+   * hand-off, but nothing else runs until the frame is decoded.
+   *
+   * @default {true}
+   */
+  background?: boolean;
 }
 
 interface DecodeSlot {
@@ -431,6 +440,7 @@ export class TurboJpegDecoder implements ImageDecoder {
   #limits: ImageLimits;
   #flags: number;
   #strict: boolean;
+  #background: boolean;
   #closed = false;
   #destroyed = false;
   #busy = 0;
@@ -447,6 +457,7 @@ export class TurboJpegDecoder implements ImageDecoder {
     this.#limits = resolveLimits(options);
     this.#flags = options.fastDct === true ? TJFLAG_FASTDCT : 0;
     this.#strict = options.strict ?? false;
+    this.#background = options.background ?? true;
     this.#library = openLibrary(options.libraryPath);
     const symbols = this.#library.symbols;
     this.#pool = new Pool(concurrency, (): DecodeSlot => {
@@ -554,7 +565,10 @@ export class TurboJpegDecoder implements ImageDecoder {
     const channels = this.#channels;
     const data = new Uint8Array(width * height * channels);
     const pixelFormat = channels === 4 ? TJPF_RGBA : TJPF_RGB;
-    const result = await symbols.tjDecompress2(
+    const decompress = this.#background
+      ? symbols.tjDecompress2
+      : symbols.tjDecompress2Sync;
+    const result = await decompress(
       slot.handle,
       input,
       length,
@@ -567,27 +581,32 @@ export class TurboJpegDecoder implements ImageDecoder {
     );
     if (result !== 0) {
       const warning = symbols.tjGetErrorCode(slot.handle) === TJERR_WARNING;
+      // Readable only from the thread that decoded: see tjDecompress2Sync.
+      let message = this.#background
+        ? undefined
+        : errorText(symbols, slot.handle);
       // libjpeg-turbo 2.x can leave a handle unusable after a failure.
       this.#resetHandle(slot);
       const bytes = input.subarray(0, length);
       if (warning && !this.#strict && isComplete(bytes)) {
         return { width, height, channels, data };
       }
-      // Rare path: decode again on this thread, up to the first problem,
-      // to read libjpeg's message.
-      symbols.tjDecompress2Sync(
-        slot.handle,
-        input,
-        length,
-        data,
-        width,
-        width * channels,
-        height,
-        pixelFormat,
-        this.#flags | TJFLAG_STOPONWARNING,
-      );
-      const message = errorText(symbols, slot.handle);
-      this.#resetHandle(slot);
+      if (message === undefined) {
+        // Rare path: decode again on this thread, up to the first problem.
+        symbols.tjDecompress2Sync(
+          slot.handle,
+          input,
+          length,
+          data,
+          width,
+          width * channels,
+          height,
+          pixelFormat,
+          this.#flags | TJFLAG_STOPONWARNING,
+        );
+        message = errorText(symbols, slot.handle);
+        this.#resetHandle(slot);
+      }
       throw decodeError(message, bytes);
     }
     return { width, height, channels, data };

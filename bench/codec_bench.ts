@@ -1,0 +1,178 @@
+/**
+ * Codec benchmark: decode and encode milliseconds per frame for the
+ * photographic test frames at 640x480, 1280x720 and 1920x1080, native
+ * libjpeg-turbo against imagescript, as a markdown table.
+ *
+ * ```sh
+ * deno run -P=bench bench/codec_bench.ts          # 25 runs per cell
+ * deno run -P=bench bench/codec_bench.ts --quick  # 5 runs per cell
+ * ```
+ *
+ * @module
+ */
+
+import {
+  ImagescriptDecoder,
+  ImagescriptEncoder,
+} from "../lib/codec/imagescript.ts";
+import { TurboJpegDecoder, TurboJpegEncoder } from "../lib/codec/turbojpeg.ts";
+import type { DecodedImage } from "../lib/codec/types.ts";
+import { FRAME_SIZES, framePath } from "./make_frames.ts";
+
+/** Options for {@linkcode runCodecBench}. */
+export interface CodecBenchOptions {
+  /**
+   * Run 5 timed iterations per cell instead of 25.
+   *
+   * @default {false}
+   */
+  quick?: boolean;
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function timeMedian(
+  runs: number,
+  fn: () => Promise<unknown>,
+): Promise<number> {
+  for (let i = 0; i < 2; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+async function framesPerSecond(
+  decoder: TurboJpegDecoder,
+  jpeg: Uint8Array,
+  count: number,
+): Promise<number> {
+  await decoder.decode(jpeg, "jpeg");
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: count }, () => decoder.decode(jpeg, "jpeg")),
+  );
+  return count / ((performance.now() - start) / 1000);
+}
+
+function ms(value: number): string {
+  return value.toFixed(2);
+}
+
+function ratio(slow: number, fast: number): string {
+  return `${(slow / fast).toFixed(1)}x`;
+}
+
+/**
+ * Runs the benchmark. Needs libjpeg-turbo, ffi and read permission.
+ *
+ * @param options `quick` for fewer runs.
+ * @returns A markdown table and notes.
+ *
+ * @example Printing a quick run
+ * ```ts ignore
+ * import { runCodecBench } from "./codec_bench.ts";
+ * console.log(await runCodecBench({ quick: true }));
+ * ```
+ */
+export async function runCodecBench(
+  options: CodecBenchOptions = {},
+): Promise<string> {
+  const runs = options.quick === true ? 5 : 25;
+  const native = new TurboJpegDecoder({ concurrency: 1 });
+  const nativeFast = new TurboJpegDecoder({ concurrency: 1, fastDct: true });
+  const nativeMain = new TurboJpegDecoder({
+    concurrency: 1,
+    background: false,
+  });
+  const imagescript = new ImagescriptDecoder();
+  const nativeEncoder = new TurboJpegEncoder({ concurrency: 1 });
+  const imagescriptEncoder = new ImagescriptEncoder();
+  const lines = [
+    `Codec benchmark: median ms/frame of ${runs} runs, JPEG quality 90, libjpeg-turbo ${
+      native.version ?? "(version unknown)"
+    }, ${navigator.hardwareConcurrency} CPUs`,
+    "",
+    "| frame | JPEG KiB | decode native | decode native fastDct | decode native main thread | decode imagescript | native speed-up | encode native | encode imagescript | native speed-up |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  let biggest: Uint8Array | undefined;
+  try {
+    for (const [width, height] of FRAME_SIZES) {
+      const jpeg = await Deno.readFile(framePath(width, height));
+      biggest = jpeg;
+      const image: DecodedImage = await native.decode(jpeg, "jpeg");
+      const decodeNative = await timeMedian(
+        runs,
+        () => native.decode(jpeg, "jpeg"),
+      );
+      const decodeFast = await timeMedian(
+        runs,
+        () => nativeFast.decode(jpeg, "jpeg"),
+      );
+      const decodeMain = await timeMedian(
+        runs,
+        () => nativeMain.decode(jpeg, "jpeg"),
+      );
+      const decodeImagescript = await timeMedian(
+        runs,
+        () => imagescript.decode(jpeg, "jpeg"),
+      );
+      const encodeOptions = { format: "jpeg", quality: 90 } as const;
+      const encodeNative = await timeMedian(
+        runs,
+        () => nativeEncoder.encode(image, encodeOptions),
+      );
+      const encodeImagescript = await timeMedian(
+        runs,
+        () => imagescriptEncoder.encode(image, encodeOptions),
+      );
+      lines.push(
+        `| ${width}x${height} | ${Math.round(jpeg.length / 1024)} | ${
+          ms(decodeNative)
+        } | ${ms(decodeFast)} | ${ms(decodeMain)} | ${
+          ms(decodeImagescript)
+        } | ${ratio(decodeImagescript, decodeNative)} | ${ms(encodeNative)} | ${
+          ms(encodeImagescript)
+        } | ${ratio(encodeImagescript, encodeNative)} |`,
+      );
+    }
+    if (biggest !== undefined) {
+      const count = options.quick === true ? 8 : 32;
+      const one = await framesPerSecond(native, biggest, count);
+      const two = new TurboJpegDecoder({ concurrency: 2 });
+      try {
+        const both = await framesPerSecond(two, biggest, count);
+        lines.push(
+          "",
+          `1920x1080 native decode throughput, ${count} frames in flight: ${
+            one.toFixed(0)
+          } frames/s on 1 handle, ${both.toFixed(0)} frames/s on 2 handles`,
+        );
+      } finally {
+        two.close();
+      }
+    }
+  } finally {
+    native.close();
+    nativeFast.close();
+    nativeMain.close();
+    imagescript.close();
+    nativeEncoder.close();
+    imagescriptEncoder.close();
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  console.log(await runCodecBench({ quick: Deno.args.includes("--quick") }));
+}
