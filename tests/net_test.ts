@@ -292,6 +292,31 @@ for (const implementation of IMPLEMENTATIONS) {
     }
   });
 
+  test("on :: reports an IPv4 sender as plain IPv4 and replies to it", async () => {
+    let server: DatagramSocket;
+    try {
+      server = await open(implementation, "::");
+    } catch (error) {
+      if (error instanceof BindError) return; // no IPv6 on this host
+      throw error;
+    }
+    const client = await open(implementation);
+    try {
+      const to = { hostname: "127.0.0.1", port: server.addr.port };
+      await client.send(new Uint8Array([4]), to);
+      const batch = server.createBatch();
+      assert.equal(await within(server.receive(batch), [server, client]), 1);
+      assert.deepEqual(batch.senders[0], client.addr);
+      assert.equal(batch.senderKeys[0], endpointKey(client.addr));
+      await server.send(new Uint8Array([5]), batch.senders[0]!);
+      const [reply] = await within(receiveCount(client, 1), [server, client]);
+      assert.deepEqual(reply, new Uint8Array([5]));
+    } finally {
+      server.close();
+      client.close();
+    }
+  });
+
   test("binds and round-trips on IPv6 loopback", async () => {
     let a: DatagramSocket;
     try {

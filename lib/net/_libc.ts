@@ -170,14 +170,6 @@ export function errnoText(errno: number): string {
   return ERRNO[errno]?.[1] ?? `error ${errno}`;
 }
 
-/** The Linux errno value of a symbolic name, or `undefined`. */
-export function errnoOf(code: string): number | undefined {
-  for (const [value, [name]] of Object.entries(ERRNO)) {
-    if (name === code) return Number(value);
-  }
-  return undefined;
-}
-
 /** Linux errno values the socket code branches on. */
 export const Errno = {
   EINTR: 4,
