@@ -6,15 +6,29 @@
  * @module
  */
 
-import { createDecoder, type DecoderMode } from "./lib/codec/select.ts";
-import { extensionOf } from "./lib/codec/types.ts";
+import {
+  createDecoder,
+  createEncoder,
+  type DecoderMode,
+} from "./lib/codec/select.ts";
+import {
+  extensionOf,
+  type ImageDecoder,
+  type ImageEncoder,
+} from "./lib/codec/types.ts";
+import type { ReceivedMessage } from "./lib/classic/message.ts";
+import type { DropEvent, StrayEvent } from "./lib/classic/reassembler.ts";
+import { runDemoSender } from "./lib/demo.ts";
+import { Viewer } from "./lib/viewer/viewer.ts";
 import {
   choiceFlag,
+  errorLine,
   intFlag,
   LogLimiter,
   onShutdown,
   parseFlags,
   runMain,
+  UsageError,
 } from "./lib/cli/cli.ts";
 import {
   DEFAULT_HOST,
@@ -39,6 +53,11 @@ Options:
   --max-frame-bytes N     largest frame a header may announce (default 67108864)
   --rcvbuf BYTES          kernel receive buffer to ask for (default 4194304)
   --decoder MODE          auto, native, imagescript or none (default auto)
+  --view PORT             serve a live viewer at http://127.0.0.1:PORT (0 picks a free port)
+  --view-host ADDR        address for the viewer (default 127.0.0.1; anyone who
+                          can reach it sees the frames)
+  --demo                  also stream a test pattern to this server, and serve the
+                          viewer (port 8080, or a free one if it is taken)
   --quiet                 print only the summary
   --help                  show this help
 
@@ -52,6 +71,35 @@ function summary(stats: ServerStats): string {
   } fps=${fps.toFixed(1)}`;
 }
 
+/**
+ * Runs `listen`; when `fallBack` is set and the port is taken, runs it again
+ * on free ports, so that the demo starts even where 9999 or 8080 is in use.
+ */
+async function listenOrFallBack<T>(
+  fallBack: boolean,
+  listen: (free: boolean) => Promise<T>,
+): Promise<T> {
+  try {
+    return await listen(false);
+  } catch (error) {
+    if (!fallBack || !/in use/i.test(errorLine(error))) throw error;
+    return await listen(true);
+  }
+}
+
+let transcoder:
+  | Promise<{ decoder: ImageDecoder; encoder: ImageEncoder }>
+  | undefined;
+
+/** Turns a PNG frame into a JPEG for the viewer's MJPEG stream. */
+async function pngToJpeg(bytes: Uint8Array): Promise<Uint8Array> {
+  transcoder ??= Promise.all([createDecoder("auto"), createEncoder("auto")])
+    .then(([d, e]) => ({ decoder: d.decoder!, encoder: e.encoder }));
+  const { decoder, encoder } = await transcoder;
+  const image = await decoder.decode(bytes, "png");
+  return await encoder.encode(image, { format: "jpeg", quality: 90 });
+}
+
 await runMain(async () => {
   const { values } = parseFlags(Deno.args, {
     host: { type: "string" },
@@ -63,6 +111,9 @@ await runMain(async () => {
     "max-frame-bytes": { type: "string" },
     rcvbuf: { type: "string" },
     decoder: { type: "string" },
+    view: { type: "string" },
+    "view-host": { type: "string" },
+    demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -97,39 +148,56 @@ await runMain(async () => {
     "imagescript",
     "none",
   ]);
-  const quiet = values.quiet;
+  const demo = values.demo;
+  const viewPort = values.view === undefined
+    ? (demo ? 8080 : undefined)
+    : intFlag("view", values.view, 0, { max: 65535 });
+  if (values["view-host"] !== undefined && viewPort === undefined) {
+    throw new UsageError("--view-host goes with --view PORT");
+  }
+  // The demo prints a status line instead of a line per frame.
+  const quiet = values.quiet || demo;
   const log = quiet ? () => {} : console.log;
   const out = values.out;
   if (out !== undefined) await Deno.mkdir(out, { recursive: true });
 
   const { decoder, reason } = await createDecoder(decoderMode);
   const limited = new LogLimiter(20, log);
-  const server = await ClassicServer.listen({
+  let viewer: Viewer | undefined;
+  const listenOptions = {
     hostname: values.host ?? DEFAULT_HOST,
-    port,
-    messagePort,
     timeoutMs,
     maxFrameBytes,
     receiveBufferBytes,
     decoder,
-    onMessage(message) {
+    onMessage(message: ReceivedMessage) {
+      if (message.ok) viewer?.publishMessage(message.value, message.sender);
       limited.line(
         message.ok
           ? `message from ${message.sender}: ${JSON.stringify(message.value)}`
           : `bad message from ${message.sender}: ${message.error}`,
       );
     },
-    onDrop(event) {
+    onDrop(event: DropEvent | StrayEvent) {
       limited.line(
         event.type === "stray"
           ? `stray ${event.length}-byte datagram from ${event.sender}: not a header or an image`
           : `dropped a frame from ${event.sender}: ${event.reason} (announced ${event.announced} bytes, received ${event.received})`,
       );
     },
-    onError(error) {
+    onError(error: Error) {
       limited.line(`warning: ${error.message}`);
     },
-  });
+  };
+  const server = await listenOrFallBack(
+    demo && values.port === undefined && values["msg-port"] === undefined,
+    (free) =>
+      ClassicServer.listen({
+        ...listenOptions,
+        port: free ? 0 : port,
+        messagePort: free ? 0 : messagePort,
+      }),
+  );
   const image = server.imageAddr;
   const msg = server.messageAddr!;
   console.log(
@@ -147,6 +215,48 @@ await runMain(async () => {
     );
   }
 
+  if (viewPort !== undefined) {
+    const stats = () => {
+      const { frames, decoded, dropped, errors, skipped, bytes } = server.stats;
+      return { frames, decoded, dropped, errors, skipped, bytes };
+    };
+    viewer = await listenOrFallBack(
+      demo && values.view === undefined,
+      (free) =>
+        Promise.resolve(
+          new Viewer({
+            hostname: values["view-host"] ?? "127.0.0.1",
+            port: free ? 0 : viewPort,
+            counters: stats,
+            transcode: pngToJpeg,
+            frameHint: `deno task client --port ${image.port}`,
+            messageHint:
+              `deno task msg --port ${msg.port} --data '{"hello":"world"}'`,
+          }),
+        ),
+    );
+    console.log(`viewer: ${viewer.url}`);
+  }
+  const stopDemo = new AbortController();
+  const demoSender = demo
+    ? runDemoSender({
+      port: image.port,
+      messagePort: msg.port,
+      signal: stopDemo.signal,
+      onError: (error) => limited.line(`demo: ${error.message}`),
+    })
+    : undefined;
+  if (demo) {
+    console.log(
+      `demo: streaming a test pattern to udp://${image.hostname}:${image.port}; open ${
+        viewer!.url
+      } in a browser, Ctrl-C to stop`,
+    );
+  }
+
+  const ticker = demo
+    ? setInterval(() => console.log(summary(server.stats)), 5000)
+    : undefined;
   const removeSignals = onShutdown(() => server.close());
   try {
     for await (const frame of server) {
@@ -154,6 +264,16 @@ await runMain(async () => {
         ? `${frame.image.width}x${frame.image.height}`
         : "?x?";
       const kind = frame.format ?? "unknown format";
+      if (frame.format !== undefined) {
+        viewer?.publishFrame({
+          sender: frame.sender,
+          bytes: frame.bytes,
+          format: frame.format,
+          ...(frame.image
+            ? { width: frame.image.width, height: frame.image.height }
+            : {}),
+        });
+      }
       if (frame.decodeError) {
         limited.line(
           `frame ${frame.index}: ${frame.bytes.length} bytes ${kind} from ${frame.sender}: cannot decode: ${frame.decodeError.message}`,
@@ -174,7 +294,11 @@ await runMain(async () => {
     }
   } finally {
     removeSignals();
+    clearInterval(ticker);
+    stopDemo.abort();
+    await demoSender;
     await server.close();
+    await viewer?.close();
     decoder?.close();
     limited.flush();
   }

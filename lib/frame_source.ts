@@ -61,6 +61,8 @@ export interface FrameSourceOptions {
   width?: number | undefined;
   /** Frame height; see `width`. @default {480} for the pattern */
   height?: number | undefined;
+  /** Text drawn on the test pattern, such as `udpimg demo`. */
+  label?: string | undefined;
   /** Camera or video frame rate; by default its own (30 for `testsrc`). */
   fps?: number | undefined;
 }
@@ -224,7 +226,11 @@ async function openPattern(options: FrameSourceOptions): Promise<FrameSource> {
   return new EncodingSource(
     (index) => ({
       name: "pattern",
-      image: drawTestPattern(index + 1, { width, height }),
+      image: drawTestPattern(index + 1, {
+        width,
+        height,
+        ...(options.label !== undefined ? { label: options.label } : {}),
+      }),
     }),
     encoder,
     FORMATS[options.encode ?? "jpg"],
