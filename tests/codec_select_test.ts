@@ -8,6 +8,7 @@ import {
   type DecoderMode,
   type EncoderMode,
   ImagescriptDecoder,
+  TURBOJPEG_INSTALL_COMMAND,
 } from "../lib/codec/mod.ts";
 
 const noNative = missing("turbojpeg");
@@ -45,7 +46,7 @@ Deno.test("createDecoder auto falls back to imagescript when the library path is
     assert.equal(decoder.name, "imagescript");
     assert.equal(
       reason,
-      "decoder: imagescript for JPEG and PNG (libturbojpeg not found: apt-get install libturbojpeg0 or brew install jpeg-turbo)",
+      `decoder: imagescript for JPEG and PNG (libturbojpeg not found: ${TURBOJPEG_INSTALL_COMMAND})`,
     );
     assert.equal((await decoder.decode(rocket, "jpeg")).width, 640);
   } finally {

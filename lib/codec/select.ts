@@ -13,6 +13,7 @@ import {
 } from "./imagescript.ts";
 import {
   CodecUnavailableError,
+  TURBOJPEG_INSTALL_COMMAND,
   TurboJpegDecoder,
   TurboJpegEncoder,
 } from "./turbojpeg.ts";
@@ -229,7 +230,7 @@ function nativeLabel(version: string | undefined): string {
 function absenceLabel(err: CodecUnavailableError): string {
   return err.message.includes("FFI is not permitted")
     ? "libturbojpeg not loaded: FFI is not permitted"
-    : "libturbojpeg not found: apt-get install libturbojpeg0 or brew install jpeg-turbo";
+    : `libturbojpeg not found: ${TURBOJPEG_INSTALL_COMMAND}`;
 }
 
 /**

@@ -27,18 +27,61 @@ import {
   type ImageFormat,
 } from "./types.ts";
 
-/** Library names tried, in order, when no `libraryPath` is given. */
-export const TURBOJPEG_LIBRARY_NAMES: readonly string[] = [
-  "libturbojpeg.so.0",
-  "libturbojpeg.so",
-  "libturbojpeg.0.dylib",
-  "/opt/homebrew/lib/libturbojpeg.dylib",
-  "/usr/local/lib/libturbojpeg.dylib",
-  "turbojpeg.dll",
-];
+function libraryNames(os: typeof Deno.build.os): string[] {
+  switch (os) {
+    case "darwin":
+      return [
+        "libturbojpeg.0.dylib",
+        "/opt/homebrew/lib/libturbojpeg.dylib",
+        "/usr/local/lib/libturbojpeg.dylib",
+      ];
+    case "windows":
+      return ["turbojpeg.dll"];
+    default:
+      return ["libturbojpeg.so.0", "libturbojpeg.so"];
+  }
+}
 
-const INSTALL_HINT =
-  "install it with `apt-get install libturbojpeg0` or `brew install jpeg-turbo`";
+function installCommand(os: typeof Deno.build.os): string {
+  switch (os) {
+    case "darwin":
+      return "brew install jpeg-turbo";
+    case "windows":
+      return "install libjpeg-turbo from https://libjpeg-turbo.org and put turbojpeg.dll on PATH";
+    default:
+      return "apt-get install libturbojpeg0";
+  }
+}
+
+/**
+ * Library names tried on this OS, in order, when no `libraryPath` is given:
+ * `libturbojpeg.so.0` and `libturbojpeg.so` on Linux, the Homebrew dylibs on
+ * macOS, `turbojpeg.dll` on Windows.
+ *
+ * @example
+ * ```ts
+ * import { TURBOJPEG_LIBRARY_NAMES } from "./turbojpeg.ts";
+ * console.log(TURBOJPEG_LIBRARY_NAMES.join(", "));
+ * ```
+ */
+export const TURBOJPEG_LIBRARY_NAMES: readonly string[] = libraryNames(
+  Deno.build.os,
+);
+
+/**
+ * How to install libjpeg-turbo on this OS, such as
+ * `apt-get install libturbojpeg0` on Linux or `brew install jpeg-turbo` on
+ * macOS.
+ *
+ * @example
+ * ```ts
+ * import { TURBOJPEG_INSTALL_COMMAND } from "./turbojpeg.ts";
+ * console.log(`libturbojpeg not found: ${TURBOJPEG_INSTALL_COMMAND}`);
+ * ```
+ */
+export const TURBOJPEG_INSTALL_COMMAND: string = installCommand(
+  Deno.build.os,
+);
 
 /**
  * Thrown when libjpeg-turbo cannot be loaded. Callers catch it to fall back
@@ -187,7 +230,9 @@ function openLibrary(libraryPath: string | undefined): Library {
     }
   }
   throw new CodecUnavailableError(
-    `Cannot load libturbojpeg (tried ${names.join(", ")}): ${INSTALL_HINT}`,
+    `Cannot load libturbojpeg (tried ${
+      names.join(", ")
+    }): install it with ${TURBOJPEG_INSTALL_COMMAND}`,
     { tried: names, cause: new AggregateError(errors) },
   );
 }
@@ -515,7 +560,12 @@ export class TurboJpegDecoder implements ImageDecoder {
         ),
       );
     }
-    const slot = this.#pool.acquire();
+    let slot: DecodeSlot | Promise<DecodeSlot>;
+    try {
+      slot = this.#pool.acquire();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Copy now: the caller may reuse `bytes` as soon as this returns.
     let pending: Uint8Array | undefined;
     if (slot instanceof Promise) pending = bytes.slice();
@@ -715,7 +765,7 @@ function pixelFormatOf(image: DecodedImage): number {
 }
 
 /** Validates a JPEG quality and applies the default of 95. */
-export function resolveQuality(quality: number | undefined): number {
+function resolveQuality(quality: number | undefined): number {
   const q = quality ?? 95;
   if (!Number.isInteger(q) || q < 1 || q > 100) {
     throw new RangeError(
