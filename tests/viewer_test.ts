@@ -6,6 +6,7 @@ import {
   FrameBoard,
   MJPEG_BOUNDARY,
   type MjpegPart,
+  pngToJpeg,
   RateWindow,
   readMjpegParts,
   renderPage,
@@ -304,6 +305,52 @@ Deno.test("readMjpegParts ends a part without Content-Length at the delimiter", 
 
 Deno.test("encodePartHead rejects a negative length", () => {
   assert.throws(() => encodePartHead("image/jpeg", -1), RangeError);
+});
+
+// ---------------------------------------------------------------------------
+// pngToJpeg
+
+Deno.test("pngToJpeg decodes the PNG and encodes JPEG at the given quality", async () => {
+  const pixels = {
+    width: 1,
+    height: 1,
+    channels: 3 as const,
+    data: new Uint8Array(3),
+  };
+  const seen: unknown[] = [];
+  const transcode = pngToJpeg({
+    name: "fake",
+    supports: () => true,
+    decode: (bytes, format) => {
+      seen.push(bytes, format);
+      return Promise.resolve(pixels);
+    },
+    close: () => {},
+  }, {
+    name: "fake",
+    supports: () => true,
+    encode: (image, options) => {
+      seen.push(image, options);
+      return Promise.resolve(ROCKET);
+    },
+    close: () => {},
+  }, { quality: 70 });
+  assert.equal(await transcode(ASTRONAUT, "png"), ROCKET);
+  assert.deepEqual(seen, [ASTRONAUT, "png", pixels, {
+    format: "jpeg",
+    quality: 70,
+  }]);
+});
+
+Deno.test("pngToJpeg rejects a quality out of range", () => {
+  const codec = {
+    name: "fake",
+    supports: () => true,
+    decode: () => Promise.reject(new Error("unused")),
+    encode: () => Promise.reject(new Error("unused")),
+    close: () => {},
+  };
+  assert.throws(() => pngToJpeg(codec, codec, { quality: 0 }), RangeError);
 });
 
 // ---------------------------------------------------------------------------
@@ -681,6 +728,17 @@ Deno.test("Viewer closes when its signal is aborted", async () => {
   await within(5000, viewer.finished, "server to finish");
   await viewer.close();
   await assert.rejects(fetch(url));
+});
+
+Deno.test("Viewer says which address is taken when its port is in use", async () => {
+  await using first = new Viewer();
+  assert.throws(
+    () => new Viewer({ port: first.addr.port }),
+    (error: Error) =>
+      error instanceof Deno.errors.AddrInUse &&
+      error.message ===
+        `Cannot start viewer: 127.0.0.1:${first.addr.port} is already in use, choose another port`,
+  );
 });
 
 Deno.test("Viewer rejects a port out of range and a negative repeat delay", () => {

@@ -20,3 +20,4 @@ export * from "./frame_board.ts";
 export * from "./rate_window.ts";
 export * from "./mjpeg.ts";
 export * from "./page.ts";
+export * from "./transcode.ts";

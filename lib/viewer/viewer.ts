@@ -206,12 +206,22 @@ export class Viewer implements AsyncDisposable {
       ...(options.messageHint !== undefined &&
         { messageHint: options.messageHint }),
     });
-    this.#server = Deno.serve({
-      hostname,
-      port,
-      onListen: () => {},
-      onError: () => text(500, "Internal error in the viewer"),
-    }, (request) => this.#handle(request));
+    try {
+      this.#server = Deno.serve({
+        hostname,
+        port,
+        onListen: () => {},
+        onError: () => text(500, "Internal error in the viewer"),
+      }, (request) => this.#handle(request));
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new Deno.errors.AddrInUse(
+          `Cannot start viewer: ${hostname}:${port} is already in use, choose another port`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     const addr = this.#server.addr;
     this.#url = `http://${urlHost(addr.hostname)}:${addr.port}/`;
     if (signal !== undefined) {
