@@ -11,14 +11,11 @@ import {
   createEncoder,
   type DecoderMode,
 } from "./lib/codec/select.ts";
-import {
-  extensionOf,
-  type ImageDecoder,
-  type ImageEncoder,
-} from "./lib/codec/types.ts";
+import { extensionOf } from "./lib/codec/types.ts";
 import type { ReceivedMessage } from "./lib/classic/message.ts";
 import type { DropEvent, StrayEvent } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
+import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
 import {
   choiceFlag,
@@ -87,17 +84,18 @@ async function listenOrFallBack<T>(
   }
 }
 
-let transcoder:
-  | Promise<{ decoder: ImageDecoder; encoder: ImageEncoder }>
-  | undefined;
+type Transcode = (bytes: Uint8Array, format: "png") => Promise<Uint8Array>;
 
-/** Turns a PNG frame into a JPEG for the viewer's MJPEG stream. */
-async function pngToJpeg(bytes: Uint8Array): Promise<Uint8Array> {
-  transcoder ??= Promise.all([createDecoder("auto"), createEncoder("auto")])
-    .then(([d, e]) => ({ decoder: d.decoder!, encoder: e.encoder }));
-  const { decoder, encoder } = await transcoder;
-  const image = await decoder.decode(bytes, "png");
-  return await encoder.encode(image, { format: "jpeg", quality: 90 });
+/**
+ * Makes the viewer's PNG-to-JPEG transcoder on first use, with codecs of its
+ * own, so that it works whatever --decoder says.
+ */
+async function makeTranscoder(): Promise<Transcode> {
+  const [{ decoder }, { encoder }] = await Promise.all([
+    createDecoder("auto"),
+    createEncoder("auto"),
+  ]);
+  return pngToJpeg(decoder!, encoder);
 }
 
 await runMain(async () => {
@@ -209,13 +207,11 @@ await runMain(async () => {
       granted === undefined ? "unknown" : `${granted} bytes`
     }; ${reason}`,
   );
-  if (granted !== undefined && granted < receiveBufferBytes) {
-    console.error(
-      `warning: the kernel granted a ${granted}-byte receive buffer, less than the ${receiveBufferBytes} asked for; large bursts may lose datagrams (raise net.core.rmem_max, or run as root)`,
-    );
-  }
+  const warning = server.receiveBufferWarning;
+  if (warning !== undefined) console.error(`warning: ${warning}`);
 
   if (viewPort !== undefined) {
+    let transcoder: Promise<Transcode> | undefined;
     const stats = () => {
       const { frames, decoded, dropped, errors, skipped, bytes } = server.stats;
       return { frames, decoded, dropped, errors, skipped, bytes };
@@ -228,7 +224,10 @@ await runMain(async () => {
             hostname: values["view-host"] ?? "127.0.0.1",
             port: free ? 0 : viewPort,
             counters: stats,
-            transcode: pngToJpeg,
+            transcode: async (bytes, format) => {
+              transcoder ??= makeTranscoder();
+              return await (await transcoder)(bytes, format);
+            },
             frameHint: `deno task client --port ${image.port}`,
             messageHint:
               `deno task msg --port ${msg.port} --data '{"hello":"world"}'`,

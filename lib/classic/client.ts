@@ -5,7 +5,7 @@
  * @module
  */
 
-import { openDatagramSocket } from "../net/open.ts";
+import { openDatagramSocket, resolveEndpoint } from "../net/open.ts";
 import type { DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_CHUNK_SIZE,
@@ -159,15 +159,15 @@ export class ClassicClient {
     options: ClassicClientOptions = {},
   ): Promise<ClassicClient> {
     checkChunkSize(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const peer = await resolveEndpoint({
+      hostname: options.hostname ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_IMAGE_PORT,
+    });
     const socket = await openDatagramSocket({
       hostname: options.bindHostname ?? "0.0.0.0",
       port: 0,
       implementation: options.socketImplementation ?? "auto",
     });
-    const peer = {
-      hostname: options.hostname ?? DEFAULT_HOST,
-      port: options.port ?? DEFAULT_IMAGE_PORT,
-    };
     return new ClassicClient(socket, peer, options);
   }
 
@@ -264,13 +264,11 @@ export class MessageClient {
 
   private constructor(
     socket: DatagramSocket,
+    peer: Endpoint,
     options: MessageClientOptions,
   ) {
     this.#socket = socket;
-    this.#requester = new Requester(socket, {
-      hostname: options.hostname ?? DEFAULT_HOST,
-      port: options.port ?? DEFAULT_MESSAGE_PORT,
-    });
+    this.#requester = new Requester(socket, peer);
     this.#options = {
       timeoutMs: options.timeoutMs ?? 2000,
       retries: options.retries ?? 0,
@@ -286,12 +284,16 @@ export class MessageClient {
   static async connect(
     options: MessageClientOptions = {},
   ): Promise<MessageClient> {
+    const peer = await resolveEndpoint({
+      hostname: options.hostname ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_MESSAGE_PORT,
+    });
     const socket = await openDatagramSocket({
       hostname: "0.0.0.0",
       port: 0,
       implementation: options.socketImplementation ?? "auto",
     });
-    return new MessageClient(socket, options);
+    return new MessageClient(socket, peer, options);
   }
 
   /**

@@ -11,7 +11,7 @@ import type {
   ImageDecoder,
   ImageFormat,
 } from "../codec/types.ts";
-import { openDatagramSocket } from "../net/open.ts";
+import { openDatagramSocket, receiveBufferWarning } from "../net/open.ts";
 import type { DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_HOST,
@@ -130,6 +130,7 @@ interface Pending {
 }
 
 const REPLY = new TextEncoder().encode(IMAGE_REPLY);
+const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 /** Held replies beyond this are not sent: such senders do not wait anyway. */
 const MAX_HELD_REPLIES = 256;
 
@@ -158,6 +159,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
   readonly #images: DatagramSocket;
   readonly #messages: DatagramSocket | undefined;
   readonly #reassembler: Reassembler;
+  readonly #askedReceiveBuffer: number;
   readonly #decoder: ImageDecoder | undefined;
   readonly #maxPending: number;
   readonly #maxQueued: number;
@@ -185,6 +187,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     this.#images = images;
     this.#messages = messages;
     this.#reassembler = new Reassembler(options);
+    this.#askedReceiveBuffer = options.receiveBufferBytes ??
+      DEFAULT_RECEIVE_BUFFER;
     this.#decoder = options.decoder;
     this.#maxPending = options.maxPendingFrames ?? 4;
     this.#maxQueued = Math.max(
@@ -217,7 +221,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     const images = await openDatagramSocket({
       hostname,
       port: options.port ?? DEFAULT_IMAGE_PORT,
-      receiveBufferBytes: options.receiveBufferBytes ?? 4 * 1024 * 1024,
+      receiveBufferBytes: options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER,
       implementation,
     });
     let messages: DatagramSocket | undefined;
@@ -252,6 +256,14 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
   /** The image socket's kernel receive buffer, when known. */
   get receiveBufferBytes(): number | undefined {
     return this.#images.receiveBufferBytes;
+  }
+
+  /**
+   * A one-line warning, with the fix, when the kernel granted a smaller
+   * receive buffer than asked for; `undefined` when it is large enough.
+   */
+  get receiveBufferWarning(): string | undefined {
+    return receiveBufferWarning(this.#images, this.#askedReceiveBuffer);
   }
 
   /** Which datagram layer the image port uses. */

@@ -1,0 +1,35 @@
+/**
+ * udpimg: send camera frames and images over UDP, wire-compatible with the
+ * tutorial "Python UDP image transfer with OpenCV".
+ *
+ * - The classic protocol: {@linkcode ClassicServer}, {@linkcode ClassicClient},
+ *   {@linkcode sendImage}, {@linkcode sendMessage}, {@linkcode Reassembler}.
+ * - Python's struct module: {@linkcode pack}, {@linkcode unpack}, {@linkcode Struct}.
+ * - Codecs: {@linkcode createDecoder}, {@linkcode createEncoder}.
+ * - Capture through ffmpeg: {@linkcode openCapture}.
+ * - The live viewer: {@linkcode Viewer}.
+ *
+ * @example Sending an image to the tutorial's server
+ * ```ts ignore
+ * import { sendImage } from "./mod.ts";
+ * const reply = await sendImage(await Deno.readFile("photo.jpg"), { port: 9999 });
+ * console.log(reply); // "get message!!!"
+ * ```
+ *
+ * @module
+ */
+
+export * from "./classic/mod.ts";
+export * from "./struct.ts";
+export * from "./codec/mod.ts";
+export * from "./net/mod.ts";
+export * from "./capture/mod.ts";
+export { Viewer } from "./viewer/viewer.ts";
+export type { ViewerOptions } from "./viewer/viewer.ts";
+export { pngToJpeg } from "./viewer/transcode.ts";
+export { readMjpegParts } from "./viewer/mjpeg.ts";
+export type * from "./viewer/types.ts";
+export * from "./image/pattern.ts";
+export * from "./frame_source.ts";
+export { runDemoSender } from "./demo.ts";
+export type { DemoSenderOptions } from "./demo.ts";
