@@ -66,8 +66,8 @@ function sendErrorLine(error: SendError, chunkSize: number): string {
 
 function parseSize(
   value: string | undefined,
-): { width: number; height: number } {
-  if (value === undefined) return { width: 640, height: 480 };
+): { width?: number; height?: number } {
+  if (value === undefined) return {};
   const match = /^(\d{1,5})x(\d{1,5})$/.exec(value);
   const width = Number(match?.[1]);
   const height = Number(match?.[2]);

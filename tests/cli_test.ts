@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Child, fixture, root, script } from "./_process.ts";
+import { missing } from "./_deps.ts";
 
 const SUMMARY =
   /^frames=(\d+) decoded=(\d+) errors=(\d+) dropped=(\d+) bytes=(\d+) seconds=[\d.]+ fps=[\d.]+$/;
@@ -250,4 +251,107 @@ Deno.test("A busy port gets one line that names it", async () => {
   assert.equal(second.code, 1);
   assert.equal(second.stderr.length, 1, second.stderr.join("\n"));
   assert.match(second.stderr[0]!, new RegExp(`127\\.0\\.0\\.1:${port}`));
+});
+
+Deno.test({
+  name:
+    "client --camera testsrc streams distinct, decodable 1280x720 frames to a running server",
+  ignore: missing("ffmpeg"),
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    try {
+      const { server, port } = await startServer([
+        "--count",
+        "5",
+        "--out",
+        out,
+      ]);
+      await using _ = server;
+      const client = await run("client.ts", [
+        "--port",
+        String(port),
+        "--camera",
+        "testsrc",
+        "--size",
+        "1280x720",
+        "--count",
+        "5",
+      ]);
+      assert.equal(client.code, 0, client.stderr.join("\n"));
+      assert.equal((await server.exit()).code, 0);
+      const lines = server.stdout.filter((l) => / 1280x720 jpeg from /.test(l));
+      assert.equal(lines.length, 5, server.stdout.join("\n"));
+      const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+      const hashes = new Set<string>();
+      for (const name of files) {
+        const bytes = await Deno.readFile(`${out}/${name}`);
+        hashes.add(
+          new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).join(),
+        );
+      }
+      assert.equal(hashes.size, 5, "every frame differs");
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "client --video streams a video file from start to end",
+  ignore: missing("ffmpeg"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const video = `${dir}/clip.mp4`;
+      const made = await new Deno.Command("ffmpeg", {
+        args: [
+          "-loglevel",
+          "error",
+          "-f",
+          "lavfi",
+          "-i",
+          "testsrc2=size=320x240:rate=10",
+          "-t",
+          "1",
+          "-pix_fmt",
+          "yuv420p",
+          video,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      const { server, port } = await startServer();
+      await using _ = server;
+      const client = await run("client.ts", [
+        "--port",
+        String(port),
+        "--video",
+        video,
+      ]);
+      assert.equal(client.code, 0, client.stderr.join("\n"));
+      const summary = /^frames=(\d+) /.exec(client.stdout.at(-1)!);
+      assert.ok(summary, client.stdout.join("\n"));
+      // 10 frames; a frame or two may be skipped as stale on a busy machine.
+      assert.ok(
+        Number(summary[1]) >= 5 && Number(summary[1]) <= 10,
+        summary[0],
+      );
+      await server.waitFor(/frame \d+: \d+ bytes 320x240 jpeg/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "client --camera with a missing device says so in one line",
+  ignore: missing("ffmpeg") || Deno.build.os !== "linux",
+  fn: async () => {
+    assertOneLineError(
+      await run("client.ts", ["--camera", "/dev/video9", "--port", "9"]),
+      1,
+      /Cannot open camera \/dev\/video9/,
+    );
+  },
 });
