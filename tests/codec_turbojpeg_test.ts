@@ -102,6 +102,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "TurboJpegDecoder decodes into recycled pixel memory of the same size",
+  ignore,
+  async fn() {
+    const decoder = new TurboJpegDecoder();
+    try {
+      const first = await decoder.decode(rocket, "jpeg");
+      const expected = first.data.slice();
+      first.data.fill(7);
+      decoder.recycle(first);
+      decoder.recycle(first); // a second hand-back is ignored
+      const other = await decoder.decode(frame720, "jpeg");
+      assert.notEqual(other.data.buffer, first.data.buffer);
+      const second = await decoder.decode(rocket, "jpeg");
+      assert.equal(second.data.buffer, first.data.buffer);
+      assert.deepEqual(second.data, expected);
+      const third = await decoder.decode(rocket, "jpeg");
+      assert.notEqual(third.data.buffer, first.data.buffer);
+      // Views into larger memory are not taken.
+      decoder.recycle({ ...third, data: new Uint8Array(10).subarray(2) });
+    } finally {
+      decoder.close();
+    }
+  },
+});
+
+Deno.test({
   name:
     "TurboJpegDecoder lets the caller reuse the input buffer once decode returns",
   ignore,

@@ -149,6 +149,19 @@ export class CompositeDecoder implements ImageDecoder {
     return decoder.decode(bytes, format);
   }
 
+  /**
+   * Hands an image's pixel memory back to the routed decoders that reuse
+   * memory (the native one does; see `TurboJpegDecoder.recycle`). Call it
+   * only once nothing reads `image.data` any more.
+   *
+   * @param image An image this decoder returned.
+   */
+  recycle(image: DecodedImage): void {
+    for (const decoder of new Set(Object.values(this.#routes))) {
+      if (decoder instanceof TurboJpegDecoder) decoder.recycle(image);
+    }
+  }
+
   /** Closes every routed decoder once. */
   close(): void {
     for (const decoder of new Set(Object.values(this.#routes))) {
