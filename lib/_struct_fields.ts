@@ -8,6 +8,7 @@
 import { type FieldOp, Kind } from "./_struct_format.ts";
 import { StructError } from "./_struct_error.ts";
 import { halfBits, halfValue } from "./_struct_half.ts";
+import { pool } from "./_struct_pool.ts";
 
 /** A value that unpack returns: 8-byte integers are bigints. */
 export type StructValue = number | bigint | boolean | Uint8Array;
@@ -61,10 +62,14 @@ function writeInt64(
       // fields reject negatives.
       if (value < op.min) throw outOfRange(op);
       // Two 32-bit halves avoid a BigInt allocation on the hot path.
-      const high = Math.floor(value / TWO_32);
-      const low = value - high * TWO_32;
       const le = op.littleEndian;
-      view.setUint32(le ? pos : pos + 4, low, le);
+      if ((value | 0) === value) {
+        view.setInt32(le ? pos : pos + 4, value, le);
+        view.setInt32(le ? pos + 4 : pos, value >> 31, le);
+        return;
+      }
+      const high = Math.floor(value / TWO_32);
+      view.setUint32(le ? pos : pos + 4, value - high * TWO_32, le);
       view.setUint32(le ? pos + 4 : pos, high >>> 0, le);
       return;
     }
@@ -155,7 +160,8 @@ export function writeFields(
   first: number,
 ): void {
   let next = first;
-  for (const op of ops) {
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k]!;
     let pos = base + op.offset;
     const le = op.littleEndian;
     const end = pos + op.repeat * op.itemSize;
@@ -247,13 +253,14 @@ export function readFields(
   base: number,
   out: StructValue[],
 ): void {
-  for (const op of ops) {
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k]!;
     let pos = base + op.offset;
     const le = op.littleEndian;
     const end = pos + op.repeat * op.itemSize;
     switch (op.kind) {
       case Kind.Char:
-        for (; pos < end; pos++) out.push(bytes.slice(pos, pos + 1));
+        for (; pos < end; pos++) out.push(pool.copy(bytes, pos, 1));
         break;
       case Kind.Bool:
         for (; pos < end; pos++) out.push(bytes[pos] !== 0);
@@ -295,12 +302,12 @@ export function readFields(
         for (; pos < end; pos += 8) out.push(view.getFloat64(pos, le));
         break;
       case Kind.String:
-        out.push(bytes.slice(pos, pos + op.itemSize));
+        out.push(pool.copy(bytes, pos, op.itemSize));
         break;
       case Kind.Pascal: {
         let n = op.itemSize === 0 ? 0 : bytes[pos]!;
         if (n >= op.itemSize) n = Math.max(op.itemSize - 1, 0);
-        out.push(bytes.slice(pos + 1, pos + 1 + n));
+        out.push(pool.copy(bytes, pos + 1, n));
         break;
       }
     }

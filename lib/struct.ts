@@ -36,6 +36,12 @@
  * format character repeats it (`4s` is a 4-byte string), and whitespace
  * between items is ignored.
  *
+ * Byte results (from pack, and `c`, `s`, `p` values from unpack) of up to
+ * 512 bytes are views into a shared 8 KiB pool, as Node's `Buffer` does,
+ * because allocating an ArrayBuffer per result costs Deno ten times a whole
+ * pack. Each result has its own bytes, but `result.buffer` is shared: use
+ * `byteOffset` and `byteLength` with it, and do not transfer it.
+ *
  * Where CPython raises `struct.error` or `OverflowError`, these functions
  * throw {@linkcode StructError} with CPython's message. Compiled formats are
  * cached, so calling the functions repeatedly with one format parses it once.
@@ -59,21 +65,13 @@
 import { type CompiledFormat, compileFormat } from "./_struct_format.ts";
 import { StructError } from "./_struct_error.ts";
 import { readFields, type StructValue, writeFields } from "./_struct_fields.ts";
+import { pool, POOL_MAX_RESULT } from "./_struct_pool.ts";
 
 export { StructError };
 export type { StructValue };
 
 /** Bytes that can be unpacked from or packed into. */
-export type StructBuffer = ArrayBuffer | ArrayBufferView;
-
-// Small results are views into a shared pool, as Node's Buffer does: a new
-// ArrayBuffer per call costs about 300 ns in Deno, ten times a whole pack.
-const POOL_BYTES = 8192;
-const POOL_MAX_RESULT = 512;
-let pool = new ArrayBuffer(POOL_BYTES);
-let poolView = new DataView(pool);
-let poolBytes = new Uint8Array(pool);
-let poolUsed = 0;
+export type StructBuffer = ArrayBufferLike | ArrayBufferView;
 
 // Small reads and pack_into writes go through one scratch buffer, which is
 // cheaper than creating a DataView over the caller's bytes.
@@ -87,7 +85,13 @@ function bytesOf(buffer: StructBuffer, what: string): Uint8Array {
   if (ArrayBuffer.isView(buffer)) {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
-  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  if (
+    buffer instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer === "function" &&
+      buffer instanceof SharedArrayBuffer)
+  ) {
+    return new Uint8Array(buffer);
+  }
   throw new TypeError(
     `Cannot ${what}: expected an ArrayBuffer or a typed array, got ${typeof buffer}`,
   );
@@ -124,6 +128,138 @@ function* iterate(
     yield unpackAt(compiled, bytes, pos);
     pos += compiled.size;
   }
+}
+
+function packValues(
+  compiled: CompiledFormat,
+  values: readonly unknown[],
+): Uint8Array {
+  if (values.length !== compiled.itemCount) {
+    throw new StructError(
+      `pack expected ${compiled.itemCount} items for packing (got ${values.length})`,
+    );
+  }
+  const size = compiled.size;
+  if (size > POOL_MAX_RESULT) {
+    const bytes = new Uint8Array(size);
+    writeFields(compiled.ops, new DataView(bytes.buffer), bytes, 0, values, 0);
+    return bytes;
+  }
+  const start = pool.reserve(size);
+  writeFields(compiled.ops, pool.view, pool.bytes, start, values, 0);
+  return new Uint8Array(pool.buffer, start, size);
+}
+
+function packValuesInto(
+  compiled: CompiledFormat,
+  buffer: StructBuffer,
+  offset: number,
+  values: readonly unknown[],
+): void {
+  if (values.length !== compiled.itemCount) {
+    throw new StructError(
+      `pack_into expected ${compiled.itemCount} items for packing (got ${values.length})`,
+    );
+  }
+  const bytes = bytesOf(buffer, "pack into buffer");
+  checkOffset(offset);
+  const size = compiled.size;
+  const length = bytes.byteLength;
+  if (offset < 0) {
+    if (offset + size > 0) {
+      throw new StructError(
+        `no space to pack ${size} bytes at offset ${offset}`,
+      );
+    }
+    if (offset + length < 0) {
+      throw new StructError(
+        `offset ${offset} out of range for ${length}-byte buffer`,
+      );
+    }
+    offset += length;
+  }
+  if (length - offset < size) {
+    throw new StructError(
+      `pack_into requires a buffer of at least ${
+        size + offset
+      } bytes for packing ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
+    );
+  }
+  if (size <= SCRATCH_BYTES) {
+    for (let k = 0; k < size; k++) scratchBytes[k] = 0;
+    try {
+      writeFields(compiled.ops, scratchView, scratchBytes, 0, values, 0);
+    } finally {
+      for (let k = 0; k < size; k++) bytes[offset + k] = scratchBytes[k]!;
+    }
+  } else {
+    bytes.fill(0, offset, offset + size);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, length);
+    writeFields(compiled.ops, view, bytes, offset, values, 0);
+  }
+}
+
+function unpackValues(
+  compiled: CompiledFormat,
+  buffer: StructBuffer,
+): StructValue[] {
+  const bytes = bytesOf(buffer, "unpack");
+  if (bytes.byteLength !== compiled.size) {
+    throw new StructError(
+      `unpack requires a buffer of ${compiled.size} bytes`,
+    );
+  }
+  return unpackAt(compiled, bytes, 0);
+}
+
+function unpackValuesFrom(
+  compiled: CompiledFormat,
+  buffer: StructBuffer,
+  offset: number,
+): StructValue[] {
+  const bytes = bytesOf(buffer, "unpack");
+  checkOffset(offset);
+  const size = compiled.size;
+  const length = bytes.byteLength;
+  if (offset < 0) {
+    if (offset + size > 0) {
+      throw new StructError(
+        `not enough data to unpack ${size} bytes at offset ${offset}`,
+      );
+    }
+    if (offset + length < 0) {
+      throw new StructError(
+        `offset ${offset} out of range for ${length}-byte buffer`,
+      );
+    }
+    offset += length;
+  }
+  if (length - offset < size) {
+    throw new StructError(
+      `unpack_from requires a buffer of at least ${
+        size + offset
+      } bytes for unpacking ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
+    );
+  }
+  return unpackAt(compiled, bytes, offset);
+}
+
+function iterUnpackValues(
+  compiled: CompiledFormat,
+  buffer: StructBuffer,
+): IterableIterator<StructValue[]> {
+  const bytes = bytesOf(buffer, "unpack");
+  if (compiled.size === 0) {
+    throw new StructError(
+      "cannot iteratively unpack with a struct of length 0",
+    );
+  }
+  if (bytes.byteLength % compiled.size !== 0) {
+    throw new StructError(
+      `iterative unpacking requires a buffer of a multiple of ${compiled.size} bytes`,
+    );
+  }
+  return iterate(compiled, bytes);
 }
 
 /**
@@ -223,38 +359,7 @@ export class Struct {
    * not fit its field.
    */
   pack(...values: unknown[]): Uint8Array {
-    const compiled = this.#compiled;
-    if (values.length !== compiled.itemCount) {
-      throw new StructError(
-        `pack expected ${compiled.itemCount} items for packing (got ${values.length})`,
-      );
-    }
-    const size = compiled.size;
-    if (size > POOL_MAX_RESULT) {
-      const bytes = new Uint8Array(size);
-      writeFields(
-        compiled.ops,
-        new DataView(bytes.buffer),
-        bytes,
-        0,
-        values,
-        0,
-      );
-      return bytes;
-    }
-    // A transferred pool has a byteLength of 0.
-    if (poolUsed + size > POOL_BYTES || pool.byteLength === 0) {
-      pool = new ArrayBuffer(POOL_BYTES);
-      poolView = new DataView(pool);
-      poolBytes = new Uint8Array(pool);
-      poolUsed = 0;
-    }
-    const start = poolUsed;
-    // Claimed before writing, so that a failed pack leaves no dirty bytes
-    // for the next one; 8-byte steps keep results aligned for typed arrays.
-    poolUsed += (size + 7) & ~7;
-    writeFields(compiled.ops, poolView, poolBytes, start, values, 0);
-    return new Uint8Array(pool, start, size);
+    return packValues(this.#compiled, values);
   }
 
   /**
@@ -281,48 +386,7 @@ export class Struct {
    * @throws {TypeError} When `offset` is not an integer.
    */
   packInto(buffer: StructBuffer, offset: number, ...values: unknown[]): void {
-    const compiled = this.#compiled;
-    if (values.length !== compiled.itemCount) {
-      throw new StructError(
-        `pack_into expected ${compiled.itemCount} items for packing (got ${values.length})`,
-      );
-    }
-    const bytes = bytesOf(buffer, "pack into buffer");
-    checkOffset(offset);
-    const size = compiled.size;
-    const length = bytes.byteLength;
-    if (offset < 0) {
-      if (offset + size > 0) {
-        throw new StructError(
-          `no space to pack ${size} bytes at offset ${offset}`,
-        );
-      }
-      if (offset + length < 0) {
-        throw new StructError(
-          `offset ${offset} out of range for ${length}-byte buffer`,
-        );
-      }
-      offset += length;
-    }
-    if (length - offset < size) {
-      throw new StructError(
-        `pack_into requires a buffer of at least ${
-          size + offset
-        } bytes for packing ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
-      );
-    }
-    if (size <= SCRATCH_BYTES) {
-      scratchBytes.fill(0, 0, size);
-      try {
-        writeFields(compiled.ops, scratchView, scratchBytes, 0, values, 0);
-      } finally {
-        for (let k = 0; k < size; k++) bytes[offset + k] = scratchBytes[k]!;
-      }
-    } else {
-      bytes.fill(0, offset, offset + size);
-      const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-      writeFields(compiled.ops, view, bytes, offset, values, 0);
-    }
+    packValuesInto(this.#compiled, buffer, offset, values);
   }
 
   /**
@@ -342,14 +406,7 @@ export class Struct {
    * @throws {StructError} When `buffer` is not `size` bytes long.
    */
   unpack(buffer: StructBuffer): StructValue[] {
-    const bytes = bytesOf(buffer, "unpack");
-    const compiled = this.#compiled;
-    if (bytes.byteLength !== compiled.size) {
-      throw new StructError(
-        `unpack requires a buffer of ${compiled.size} bytes`,
-      );
-    }
-    return unpackAt(compiled, bytes, 0);
+    return unpackValues(this.#compiled, buffer);
   }
 
   /**
@@ -374,32 +431,7 @@ export class Struct {
    * @throws {TypeError} When `offset` is not an integer.
    */
   unpackFrom(buffer: StructBuffer, offset = 0): StructValue[] {
-    const bytes = bytesOf(buffer, "unpack");
-    checkOffset(offset);
-    const compiled = this.#compiled;
-    const size = compiled.size;
-    const length = bytes.byteLength;
-    if (offset < 0) {
-      if (offset + size > 0) {
-        throw new StructError(
-          `not enough data to unpack ${size} bytes at offset ${offset}`,
-        );
-      }
-      if (offset + length < 0) {
-        throw new StructError(
-          `offset ${offset} out of range for ${length}-byte buffer`,
-        );
-      }
-      offset += length;
-    }
-    if (length - offset < size) {
-      throw new StructError(
-        `unpack_from requires a buffer of at least ${
-          size + offset
-        } bytes for unpacking ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
-      );
-    }
-    return unpackAt(compiled, bytes, offset);
+    return unpackValuesFrom(this.#compiled, buffer, offset);
   }
 
   /**
@@ -421,34 +453,27 @@ export class Struct {
    * @throws {StructError} When `size` is 0 or does not divide the length.
    */
   iterUnpack(buffer: StructBuffer): IterableIterator<StructValue[]> {
-    const bytes = bytesOf(buffer, "unpack");
-    const compiled = this.#compiled;
-    if (compiled.size === 0) {
-      throw new StructError(
-        "cannot iteratively unpack with a struct of length 0",
-      );
-    }
-    if (bytes.byteLength % compiled.size !== 0) {
-      throw new StructError(
-        `iterative unpacking requires a buffer of a multiple of ${compiled.size} bytes`,
-      );
-    }
-    return iterate(compiled, bytes);
+    return iterUnpackValues(this.#compiled, buffer);
   }
 }
 
 // CPython's _struct keeps at most 100 formats and clears them all when full.
 const MAX_CACHED = 100;
-const cache = new Map<string, Struct>();
+const cache = new Map<string, CompiledFormat>();
 
-function compiled(format: string): Struct {
-  let struct = cache.get(format);
-  if (struct === undefined) {
-    struct = new Struct(format);
+function compiled(format: string): CompiledFormat {
+  let found = cache.get(format);
+  if (found === undefined) {
+    if (typeof format !== "string") {
+      throw new TypeError(
+        `Cannot compile struct format: expected a string, got ${typeof format}`,
+      );
+    }
+    found = compileFormat(format);
     if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(format, struct);
+    cache.set(format, found);
   }
-  return struct;
+  return found;
 }
 
 /**
@@ -490,7 +515,7 @@ export function calcsize(format: string): number {
  * wrong, or a value does not fit its field.
  */
 export function pack(format: string, ...values: unknown[]): Uint8Array {
-  return compiled(format).pack(...values);
+  return packValues(compiled(format), values);
 }
 
 /**
@@ -510,7 +535,7 @@ export function pack(format: string, ...values: unknown[]): Uint8Array {
  * @throws {StructError} When the format is not valid or the length differs.
  */
 export function unpack(format: string, buffer: StructBuffer): StructValue[] {
-  return compiled(format).unpack(buffer);
+  return unpackValues(compiled(format), buffer);
 }
 
 /**
@@ -539,7 +564,7 @@ export function packInto(
   offset: number,
   ...values: unknown[]
 ): void {
-  compiled(format).packInto(buffer, offset, ...values);
+  packValuesInto(compiled(format), buffer, offset, values);
 }
 
 /**
@@ -565,7 +590,7 @@ export function unpackFrom(
   buffer: StructBuffer,
   offset = 0,
 ): StructValue[] {
-  return compiled(format).unpackFrom(buffer, offset);
+  return unpackValuesFrom(compiled(format), buffer, offset);
 }
 
 /**
@@ -594,5 +619,5 @@ export function iterUnpack(
   format: string,
   buffer: StructBuffer,
 ): IterableIterator<StructValue[]> {
-  return compiled(format).iterUnpack(buffer);
+  return iterUnpackValues(compiled(format), buffer);
 }
