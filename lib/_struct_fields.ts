@@ -48,7 +48,8 @@ function smallInt(value: unknown, op: FieldOp): number {
   throw notInteger();
 }
 
-function writeInt64(
+/** Writes one 8-byte integer field. */
+export function writeInt64(
   view: DataView,
   pos: number,
   value: unknown,

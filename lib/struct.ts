@@ -64,7 +64,12 @@
 
 import { type CompiledFormat, compileFormat } from "./_struct_format.ts";
 import { StructError } from "./_struct_error.ts";
-import { readFields, type StructValue, writeFields } from "./_struct_fields.ts";
+import {
+  readFields,
+  type StructValue,
+  writeFields,
+  writeInt64,
+} from "./_struct_fields.ts";
 import { pool, POOL_MAX_RESULT } from "./_struct_pool.ts";
 
 export { StructError };
@@ -146,7 +151,12 @@ function packValues(
     return bytes;
   }
   const start = pool.reserve(size);
-  writeFields(compiled.ops, pool.view, pool.bytes, start, values, 0);
+  const single = compiled.single;
+  if (single !== undefined) {
+    writeInt64(pool.view, start, values[0], single);
+  } else {
+    writeFields(compiled.ops, pool.view, pool.bytes, start, values, 0);
+  }
   return new Uint8Array(pool.buffer, start, size);
 }
 
