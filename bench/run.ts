@@ -66,6 +66,9 @@ interface Run {
   readonly frames: number;
   readonly lost: number;
   readonly peakRssBytes: number | undefined;
+  /** Frames the server could not decode: junk after losing sync. */
+  readonly undecodable?: number;
+  /** Details for the notes column. */
   readonly note?: string;
 }
 
@@ -203,22 +206,31 @@ async function stopAndWait(
     const peakRssBytes = await serverPeer.peakRssBytes();
     await serverPeer.stop("SIGTERM");
     const serverSummary = lastSummary(serverPeer, "frames");
-    const frames = result.frames ?? 0;
-    const lost = result.lost ?? 0;
-    const notes: string[] = [];
-    if (serverSummary?.errors) {
-      notes.push(`server: ${serverSummary.errors} undecodable frames`);
+    if (serverSummary === undefined) {
+      throw new PeerError(
+        `The server printed no summary: ${serverPeer.stderrTail()}`,
+      );
     }
-    if (serverSummary?.dropped) notes.push(`${serverSummary.dropped} dropped`);
-    const bytesPerFrame = frames > 0 ? (result.bytes ?? 0) / frames : 0;
+    // The tutorial client counts frames it sent and lost; ours counts replies.
+    const sent = result.frames ?? 0;
+    const lost = result.lost ?? 0;
+    const seconds = result.seconds ?? 0;
+    const undecodable = serverSummary.errors ?? 0;
+    const decoded = serverSummary.decoded ??
+      (serverSummary.frames ?? 0) - undecodable;
+    // A server that lost sync answers junk "frames", which a stop-and-wait
+    // client takes for replies: count only frames the server decoded.
+    const good = Math.min(sent - lost, decoded);
+    const bytesPerFrame = sent > 0 ? (result.bytes ?? 0) / sent : 0;
+    const fps = seconds > 0 ? good / seconds : 0;
     return {
-      fps: result.fps,
+      fps,
       bytesPerFrame,
-      mbPerSecond: result.fps * bytesPerFrame / 1e6,
-      frames,
-      lost,
+      mbPerSecond: fps * bytesPerFrame / 1e6,
+      frames: sent,
+      lost: sent - good,
       peakRssBytes,
-      ...(notes.length ? { note: notes.join(", ") } : {}),
+      undecodable,
     };
   } finally {
     await serverPeer.stop("SIGTERM");
@@ -470,13 +482,25 @@ function markdown(
     const lost = row.runs.reduce((sum, r) => sum + r.lost, 0);
     const sent = row.runs.reduce((sum, r) => sum + r.frames, 0);
     const rss = Math.max(...row.runs.map((r) => r.peakRssBytes ?? 0));
-    const notes = [...new Set(row.runs.flatMap((r) => r.note ?? []))];
+    const notes: string[] = [];
+    const desynced = row.runs.filter((r) => (r.undecodable ?? 0) > 0);
+    if (desynced.length > 0) {
+      notes.push(
+        `server lost sync in ${desynced.length} of ${row.runs.length} runs (${
+          desynced.reduce((sum, r) => sum + (r.undecodable ?? 0), 0)
+        } undecodable frames)`,
+      );
+    }
+    const typical = [...row.runs].sort((a, b) => a.fps - b.fps)[
+      Math.floor(row.runs.length / 2)
+    ];
+    if (typical?.note !== undefined) notes.push(`median run: ${typical.note}`);
     const bytes = median(row.runs.map((r) => r.bytesPerFrame));
     lines.push(
       `| ${row.peer} | ${row.size} | ${Math.round(bytes)} | ${fmt(fps)} | ${
         fmt(mb)
       } | ${lost}/${sent} | ${formatBytes(rss || undefined)} | ${
-        notes.slice(0, 2).join("; ")
+        notes.join("; ")
       } |`,
     );
   }
@@ -515,9 +539,9 @@ function markdown(
       `- ${f.size}: ${f.origin}; OpenCV quality ${QUALITY}: ${f.q95Bytes} bytes`
     ),
     "",
-    "fps is frames over the time from the first send to the last reply, measured by the client. The tutorial client re-encodes the photo at quality 95 for every frame and its server decodes every frame; ours does the same (`--encode jpg --quality 95`, `--decoder auto`). GStreamer has no reply to wait for: its fps is the fastest paced rate (udpsink sync=true) at which the receiver decoded at least 99% of frames, measured at the receiver; it sends OpenCV's quality-95 bytes and does not encode per frame. Peak RSS is the server's (receiver's) VmHWM.",
+    "fps is frames over the time from the first send to the last reply, measured by the client, counting only frames the server decoded (so stale replies from a server that lost sync do not count). The tutorial client re-encodes the photo at quality 95 for every frame and its server decodes every frame; ours does the same (`--encode jpg --quality 95`, `--decoder auto`). GStreamer has no reply to wait for: its fps is the fastest paced rate (udpsink sync=true) at which the receiver decoded at least 99% of frames, measured at the receiver; it sends OpenCV's quality-95 bytes and does not encode per frame. Peak RSS is the server's (receiver's) VmHWM.",
     "",
-    "Lost counts frames the client got no reply for within 2 s (the tutorial client then moves on; ours retries). The tutorial's server never resynchronises after a lost datagram: it fills the frame with the next frame's header and chunks, then takes each remaining 1024-byte chunk for a whole image, fails to decode it and still replies, so one lost datagram shows up as hundreds of undecodable frames and stale replies. With the OS default receive buffer (208 KiB here) a burst of 1024-byte datagrams larger than about 100 of them can overflow it whenever the server is late to read; the `tutorial + 4 MiB SO_RCVBUF` row is the same Python code with a larger buffer, which the tutorial does not set.",
+    "Lost counts frames sent but not decoded by the server: no reply within 2 s (the tutorial client then moves on; ours retries) or swallowed by a server that lost sync. The tutorial's server never resynchronises after a lost datagram: it fills the frame with the next frame's header and chunks, then takes each remaining 1024-byte chunk for a whole image, fails to decode it and still replies, so one lost datagram shows up as hundreds of undecodable frames and stale replies. With the OS default receive buffer (208 KiB here) a burst of 1024-byte datagrams larger than about 100 of them can overflow it whenever the server is late to read; the `tutorial + 4 MiB SO_RCVBUF` row is the same Python code with a larger buffer, which the tutorial does not set.",
     "",
   ].join("\n");
 }
