@@ -167,7 +167,7 @@ await runMain(async () => {
     timeoutMs,
     maxFrameBytes,
     receiveBufferBytes,
-    decoder,
+    decoder: decoder ?? ("none" as const),
     onMessage(message: ReceivedMessage) {
       if (message.ok) viewer?.publishMessage(message.value, message.sender);
       limited.line(

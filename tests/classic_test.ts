@@ -12,7 +12,6 @@ import {
   type ReceivedFrame,
 } from "../lib/classic/server.ts";
 import type { ReceivedMessage } from "../lib/classic/message.ts";
-import { createDecoder } from "../lib/codec/select.ts";
 import type { DecodedImage, ImageDecoder } from "../lib/codec/types.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
 import { fixture } from "./_process.ts";
@@ -87,8 +86,7 @@ Deno.test("frameDatagrams splits into the header and 1024-byte chunks", () => {
 });
 
 Deno.test("A file sent in chunks arrives byte for byte, decoded, and is acknowledged", async () => {
-  const { decoder } = await createDecoder("auto");
-  await using server = await listen({ decoder });
+  await using server = await listen();
   await using client = await connect(server);
   const rocket = fixture("rocket.jpg");
   const [reply, frames] = await Promise.all([
@@ -103,7 +101,6 @@ Deno.test("A file sent in chunks arrives byte for byte, decoded, and is acknowle
   assert.equal(frame!.sender, `127.0.0.1:${client.localAddr.port}`);
   assert.equal(frame!.image?.width, 640);
   assert.equal(frame!.image?.height, 427);
-  decoder?.close();
 });
 
 Deno.test("An image in one datagram (part 1 of the tutorial) arrives whole", async () => {
@@ -214,8 +211,7 @@ Deno.test("The message port answers JSON, invalid JSON and invalid UTF-8", async
 });
 
 Deno.test("The server survives a battery of bad input and still serves a good client", async () => {
-  const { decoder } = await createDecoder("auto");
-  await using server = await listen({ decoder, timeoutMs: 100 });
+  await using server = await listen({ timeoutMs: 100 });
   using attacker = await rawSocket();
   const to = server.imageAddr;
   const int64 = (n: bigint) => {
@@ -267,7 +263,6 @@ Deno.test("The server survives a battery of bad input and still serves a good cl
   assert.equal(stats.droppedBy["bad-size"], 4);
   assert.equal(stats.strays, 4);
   assert.equal(stats.errors, 2);
-  decoder?.close();
 });
 
 Deno.test("Replies are held back while frames wait for a slow decoder, and no frame is lost", async () => {

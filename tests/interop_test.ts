@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { ClassicClient, MessageClient } from "../lib/classic/client.ts";
 import { ClassicServer, type ReceivedFrame } from "../lib/classic/server.ts";
 import type { ReceivedMessage } from "../lib/classic/message.ts";
-import { createDecoder } from "../lib/codec/select.ts";
 import { missing } from "./_deps.ts";
 import { fixture, python, root } from "./_process.ts";
 
@@ -29,19 +28,16 @@ async function withServer<T>(
   fn: (server: ClassicServer) => Promise<T>,
   onMessage?: (message: ReceivedMessage) => void,
 ): Promise<T> {
-  const { decoder } = await createDecoder("auto");
   const server = await ClassicServer.listen({
     hostname: "127.0.0.1",
     port: 0,
     messagePort: 0,
-    decoder,
     ...(onMessage ? { onMessage } : {}),
   });
   try {
     return await fn(server);
   } finally {
     await server.close();
-    decoder?.close();
   }
 }
 

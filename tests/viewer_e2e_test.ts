@@ -9,7 +9,6 @@ Deno.test("server --view serves frames from a real client, and a stalled viewer 
     "0",
     "--view",
     "0",
-    "--quiet",
   ]);
   const ready = await server.waitFor(
     /^ready image=[\d.]+:(\d+) msg=[\d.]+:(\d+)$/,
@@ -40,6 +39,8 @@ Deno.test("server --view serves frames from a real client, and a stalled viewer 
     assert.equal(status.code, 0, client.stderr.join("\n"));
     assert.match(client.stdout.at(-1)!, /^frames=30 /);
 
+    // Replies go out before decoding ends: wait until the last frame is shown.
+    await server.waitFor(/^frame 30: /);
     const stats = await (await fetch(`${url}stats`)).json();
     assert.equal(stats.frames, 30);
     assert.equal(stats.decoded, 30);

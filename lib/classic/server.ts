@@ -11,6 +11,7 @@ import type {
   ImageDecoder,
   ImageFormat,
 } from "../codec/types.ts";
+import { createDecoder, type DecoderMode } from "../codec/select.ts";
 import { openDatagramSocket, receiveBufferWarning } from "../net/open.ts";
 import type { DatagramSocket, Endpoint } from "../net/types.ts";
 import {
@@ -100,8 +101,14 @@ export interface ClassicServerOptions extends ReassemblerOptions {
   receiveBufferBytes?: number;
   /** Which datagram layer to use. @default {"auto"} */
   socketImplementation?: "auto" | "native" | "deno";
-  /** Decodes each whole frame; none means frames are not decoded. */
-  decoder?: ImageDecoder | undefined;
+  /**
+   * Decodes each whole frame: a decoder, or a mode for
+   * {@linkcode createDecoder} (`none` turns decoding off). A decoder made
+   * from a mode is closed with the server.
+   *
+   * @default {"auto"}
+   */
+  decoder?: ImageDecoder | DecoderMode;
   /**
    * How many frames may wait for decoding, or for the consumer, before the
    * server holds back its replies so that stop-and-wait senders slow down.
@@ -161,6 +168,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
   readonly #reassembler: Reassembler;
   readonly #askedReceiveBuffer: number;
   readonly #decoder: ImageDecoder | undefined;
+  readonly #ownsDecoder: boolean;
   readonly #maxPending: number;
   readonly #maxQueued: number;
   readonly #onMessage: ((message: ReceivedMessage) => void) | undefined;
@@ -182,14 +190,16 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
   private constructor(
     images: DatagramSocket,
     messages: DatagramSocket | undefined,
+    decoder: ImageDecoder | undefined,
     options: ClassicServerOptions,
   ) {
     this.#images = images;
     this.#messages = messages;
+    this.#ownsDecoder = typeof options.decoder !== "object";
     this.#reassembler = new Reassembler(options);
     this.#askedReceiveBuffer = options.receiveBufferBytes ??
       DEFAULT_RECEIVE_BUFFER;
-    this.#decoder = options.decoder;
+    this.#decoder = decoder;
     this.#maxPending = options.maxPendingFrames ?? 4;
     this.#maxQueued = Math.max(
       this.#maxPending,
@@ -240,7 +250,17 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
         throw error;
       }
     }
-    return new ClassicServer(images, messages, options);
+    try {
+      const mode = options.decoder ?? "auto";
+      const decoder = typeof mode === "object"
+        ? mode
+        : (await createDecoder(mode)).decoder;
+      return new ClassicServer(images, messages, decoder, options);
+    } catch (error) {
+      images.close();
+      messages?.close();
+      throw error;
+    }
   }
 
   /** The bound image port's address. */
@@ -324,6 +344,11 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     this.#messages?.close();
     await Promise.all(this.#loops);
     this.#wake?.();
+    if (this.#ownsDecoder) {
+      // Frames still queued finish decoding before the decoder goes.
+      await Promise.all(this.#queue.map((pending) => pending.decoded));
+      this.#decoder?.close();
+    }
   }
 
   /** Closes the server. */
