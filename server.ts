@@ -7,6 +7,7 @@
  */
 
 import {
+  CompositeDecoder,
   createDecoder,
   createEncoder,
   type DecoderMode,
@@ -288,6 +289,10 @@ await runMain(async () => {
         await Deno.writeFile(`${out}/${name}`, frame.bytes).catch((error) =>
           limited.line(`warning: cannot save ${out}/${name}: ${error.message}`)
         );
+      }
+      // The pixels are not needed past here: let the next decode reuse them.
+      if (frame.image && decoder instanceof CompositeDecoder) {
+        decoder.recycle(frame.image);
       }
       if (count > 0 && frame.index >= count) break;
     }

@@ -6,6 +6,7 @@ import {
   type ReassemblerEvent,
 } from "../lib/classic/reassembler.ts";
 import { decodeHeader, encodeHeader } from "../lib/classic/header.ts";
+import { pack, unpack } from "../lib/struct.ts";
 
 const A = "127.0.0.1:5000";
 const B = "127.0.0.1:5001";
@@ -53,6 +54,10 @@ Deno.test("encodeHeader matches struct.pack('l', n) on 64-bit Linux", () => {
   );
   assert.deepEqual(decodeHeader(encodeHeader(2 ** 40)), 2 ** 40);
   assert.deepEqual(decodeHeader(int32Header(-5)), -5);
+  for (const n of [1, 1024, 813_000, 2 ** 31, 2 ** 52]) {
+    assert.deepEqual(encodeHeader(n), new Uint8Array(pack("l", n)));
+    assert.deepEqual(unpack("l", encodeHeader(n)), [BigInt(n)]);
+  }
   assert.equal(decodeHeader(int64Header(2n ** 62n)), Infinity);
 });
 
