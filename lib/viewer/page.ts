@@ -301,7 +301,7 @@ function render(stats) {
   $("kbps").textContent = sender ? fmt(Math.round(sender.kbps)) : "–";
   const res = $("res");
   res.textContent = sender && sender.width ? sender.width + "×" + sender.height : "–";
-  res.classList.toggle("small", res.textContent.length > 9);
+  res.classList.toggle("small", res.textContent.length > 8);
   $("frames").textContent = fmt(stats.frames);
   $("dropped").textContent = fmt(stats.dropped);
   $("errors").textContent = fmt(stats.errors);
