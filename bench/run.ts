@@ -1,16 +1,19 @@
 /**
  * The benchmark: frames per second and MB/s of the tutorial's Python pair,
  * of GStreamer RTP/JPEG and of our server and client, on loopback, at three
- * frame sizes, as a markdown table.
+ * frame sizes and in two modes (re-encode every frame, or send pre-encoded
+ * bytes), with the limits of the machine (JPEG decode rate, UDP datagram
+ * rate), a datagram size sweep and the codec and struct micro-benchmarks,
+ * as markdown.
  *
  * ```sh
- * deno task bench            # medians of 5 runs
- * deno task bench --quick    # one run each, under two minutes
- * deno run -P=bench bench/run.ts --sizes 640x480 --peers tutorial,ours --out /tmp/bench.md
+ * deno task bench            # medians of 5 runs, about 15 minutes
+ * deno task bench --quick    # one run each, 1280x720 only, under two minutes
+ * deno run -P=bench bench/run.ts --sizes 640x480 --peers tutorial,ours --sections main --out /tmp/bench.md
  * ```
  *
- * fps is measured on the client side for every peer: frames over the time
- * from the first send to the last reply (stop-and-wait). GStreamer has no
+ * fps is measured on the client side for every stop-and-wait peer: frames
+ * over the time from the first send to the last reply. GStreamer has no
  * reply, so its row is the fastest paced rate whose frames the receiver
  * decodes with at most 1% loss (see `gstreamer.ts`). Peak RSS is the
  * server's (receiver's) VmHWM, read just before it is stopped.
@@ -20,6 +23,7 @@
 
 import { parseArgs } from "node:util";
 import { runGStreamer } from "./gstreamer.ts";
+import { decodeRate } from "./_limits.ts";
 import {
   commandOutput,
   commandWorks,
@@ -27,57 +31,61 @@ import {
   Peer,
   PeerError,
 } from "./_process.ts";
+import {
+  goalSummary,
+  mainTable,
+  median,
+  type Mode,
+  MODES,
+  type PeerNames,
+  ratioTable,
+  type Row,
+  type Run,
+  sweepTable,
+} from "./_report.ts";
+import { runUdpBench } from "./udp_bench.ts";
+import { runCodecBench } from "./codec_bench.ts";
+import { runStructBench } from "./struct_bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
 const SIZES = ["640x480", "1280x720", "1920x1080"] as const;
+const QUICK_SIZES = ["1280x720"] as const;
+/** The frame size the issue states its goal for, and the sweep's. */
+const GOAL_SIZE = "1280x720";
+const CHUNK_SIZES = [1024, 1400, 8192, 65000] as const;
+const SECTIONS = ["main", "chunks", "limits", "codec", "struct"] as const;
+type Section = typeof SECTIONS[number];
 const QUALITY = 95;
 
 const HELP = `Usage: deno run -P=bench bench/run.ts [options]
 
 Options:
-  --quick           one run per row and short GStreamer runs (under 2 minutes)
-  --runs K          runs per row; the table shows medians (default 5, quick 1)
-  --frames N        frames per stop-and-wait run (default 300, quick 60)
-  --sizes LIST      frame sizes, comma-separated (default ${SIZES.join(",")})
-  --peers LIST      tutorial,tutorial-rcvbuf,gstreamer,ours (default all)
-  --out FILE        also write the markdown to FILE
-  --help            show this help`;
+  --quick             one run per row, ${QUICK_SIZES.join(",")} only, short
+                      GStreamer and limit runs, no struct section (under 2 minutes)
+  --runs K            runs per row; the tables show medians (default 5, quick 1)
+  --frames N          frames per stop-and-wait run (default 300, quick 60)
+  --sizes LIST        frame sizes, comma-separated (default ${SIZES.join(",")})
+  --peers LIST        tutorial,tutorial-rcvbuf,gstreamer,ours (default all)
+  --chunk-sizes LIST  datagram sizes for the sweep (default ${
+  CHUNK_SIZES.join(",")
+})
+  --sections LIST     ${SECTIONS.join(",")} (default all; quick: no struct)
+  --out FILE          also write the markdown to FILE
+  --help              show this help`;
 
 /** One frame size's input files. */
 interface Frame {
   readonly size: string;
   readonly width: number;
   readonly height: number;
-  /** The photo the clients read. */
+  /** The photo: what the pre-encoded clients send, and what the re-encoding clients decode once. */
   readonly photo: string;
-  /** The photo as OpenCV encodes it at quality 95: what the tutorial client sends. */
-  readonly q95: string;
-  readonly q95Bytes: number;
+  readonly photoBytes: number;
+  /** The photo as OpenCV encodes it at quality 95: what the tutorial client sends when re-encoding. */
+  readonly q95Bytes: number | undefined;
   /** Where the photo came from, for the notes. */
   readonly origin: string;
-}
-
-/** One stop-and-wait or GStreamer measurement. */
-interface Run {
-  readonly fps: number;
-  readonly bytesPerFrame: number;
-  readonly mbPerSecond: number;
-  readonly frames: number;
-  readonly lost: number;
-  readonly peakRssBytes: number | undefined;
-  /** Frames the server could not decode: junk after losing sync. */
-  readonly undecodable?: number;
-  /** Details for the notes column. */
-  readonly note?: string;
-}
-
-/** A table row: medians over runs, or why there are none. */
-interface Row {
-  readonly peer: string;
-  readonly size: string;
-  readonly runs: readonly Run[];
-  readonly error?: string;
 }
 
 interface Settings {
@@ -88,15 +96,6 @@ interface Settings {
 
 function log(message: string): void {
   console.error(message);
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? sorted[mid] as number
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function portOf(address: string | undefined): number {
@@ -114,6 +113,10 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -158,9 +161,9 @@ async function prepareFrames(
         );
       }
     }
-    let q95 = photo;
+    let q95Bytes: number | undefined;
     if (haveOpenCv) {
-      q95 = `${tmp}/q95_${size}.jpg`;
+      const q95 = `${tmp}/q95_${size}.jpg`;
       const script =
         "import cv2,sys;ok,b=cv2.imencode('.jpg',cv2.imread(sys.argv[1]),[cv2.IMWRITE_JPEG_QUALITY,int(sys.argv[3])]);open(sys.argv[2],'wb').write(b.tobytes())";
       const done = await commandWorks(PYTHON, [
@@ -170,15 +173,15 @@ async function prepareFrames(
         q95,
         String(QUALITY),
       ]);
-      if (!done) q95 = photo;
+      if (done) q95Bytes = (await Deno.stat(q95)).size;
     }
     frames.push({
       size,
       width,
       height,
       photo,
-      q95,
-      q95Bytes: (await Deno.stat(q95)).size,
+      photoBytes: (await Deno.stat(photo)).size,
+      q95Bytes,
       origin,
     });
   }
@@ -214,7 +217,12 @@ async function stopAndWait(
     // The tutorial client counts frames it sent and lost; ours counts replies.
     const sent = result.frames ?? 0;
     const lost = result.lost ?? 0;
-    const seconds = result.seconds ?? 0;
+    // Both clients print fps = replied frames / seconds, with more
+    // significant digits than seconds (ours prints seconds to 0.01 s).
+    const replied = sent - lost;
+    const seconds = replied > 0 && (result.fps ?? 0) > 0
+      ? replied / (result.fps as number)
+      : result.seconds ?? 0;
     const undecodable = serverSummary.errors ?? 0;
     const decoded = serverSummary.decoded ??
       (serverSummary.frames ?? 0) - undecodable;
@@ -238,15 +246,17 @@ async function stopAndWait(
 }
 
 /**
- * The tutorial's pair: the Python server decodes every frame with OpenCV;
- * the client reads the photo once and re-encodes it at quality 95 for every
- * frame, as the tutorial does with each camera frame. With
+ * The tutorial's pair: the Python server decodes every frame with OpenCV.
+ * Re-encoding, the client reads the photo once and encodes it at quality 95
+ * for every frame, as the tutorial does with each camera frame; pre-encoded
+ * (`--raw`), it sends the photo's bytes every frame. With
  * `receiveBufferBytes` the server asks for that SO_RCVBUF, which the
  * tutorial does not; 0 keeps the OS default.
  */
 function runTutorial(
   frame: Frame,
   settings: Settings,
+  mode: Mode,
   receiveBufferBytes = 0,
 ): Promise<Run> {
   return stopAndWait(
@@ -276,8 +286,7 @@ function runTutorial(
         String(port),
         "--count",
         String(settings.frames),
-        "--quality",
-        String(QUALITY),
+        ...(mode === "re-encode" ? ["--quality", String(QUALITY)] : ["--raw"]),
         "--timeout",
         "2",
         "--quiet",
@@ -287,16 +296,18 @@ function runTutorial(
   );
 }
 
-// ---------------------------------------------------------------------------
-// OUR ROW: plug our server and client in here.
-// ---------------------------------------------------------------------------
-
 /**
  * Our pair, on the same terms as the tutorial's: `server.ts` decodes every
- * frame (`--decoder auto`), `client.ts` re-encodes the photo at quality 95
- * for every frame and waits for each reply.
+ * frame (`--decoder auto`); `client.ts` re-encodes the photo at quality 95
+ * for every frame (`--encode jpg --quality 95`) or sends its bytes, and
+ * waits for each reply.
  */
-function runOurs(frame: Frame, settings: Settings): Promise<Run> {
+function runOurs(
+  frame: Frame,
+  settings: Settings,
+  mode: Mode,
+  chunkSize?: number,
+): Promise<Run> {
   const deno = Deno.execPath();
   return stopAndWait(
     {
@@ -329,10 +340,10 @@ function runOurs(frame: Frame, settings: Settings): Promise<Run> {
         String(port),
         "--count",
         String(settings.frames),
-        "--encode",
-        "jpg",
-        "--quality",
-        String(QUALITY),
+        ...(mode === "re-encode"
+          ? ["--encode", "jpg", "--quality", String(QUALITY)]
+          : []),
+        ...(chunkSize === undefined ? [] : ["--chunk-size", String(chunkSize)]),
         "--quiet",
       ],
     }),
@@ -340,11 +351,12 @@ function runOurs(frame: Frame, settings: Settings): Promise<Run> {
   );
 }
 
+/** GStreamer sends the photo's bytes, like the pre-encoded clients. */
 async function runGStreamerRow(
   frame: Frame,
   settings: Settings,
 ): Promise<Run> {
-  const result = await runGStreamer(frame.q95, {
+  const result = await runGStreamer(frame.photo, {
     width: frame.width,
     height: frame.height,
     seconds: settings.quick ? 1 : 3,
@@ -363,8 +375,8 @@ async function runGStreamerRow(
   }
   return {
     fps: best.fps,
-    bytesPerFrame: frame.q95Bytes,
-    mbPerSecond: best.fps * frame.q95Bytes / 1e6,
+    bytesPerFrame: frame.photoBytes,
+    mbPerSecond: best.fps * frame.photoBytes / 1e6,
     frames: best.decoded,
     lost: best.sent - best.decoded,
     peakRssBytes: best.peakRssBytes,
@@ -372,7 +384,7 @@ async function runGStreamerRow(
   };
 }
 
-type Runner = (frame: Frame, settings: Settings) => Promise<Run>;
+type Runner = (frame: Frame, settings: Settings, mode: Mode) => Promise<Run>;
 
 interface PeerSpec {
   /** The name for --peers. */
@@ -380,60 +392,136 @@ interface PeerSpec {
   /** The name in the table. */
   readonly name: string;
   readonly runner: Runner;
+  readonly modes: readonly Mode[];
   readonly runs: number;
   /** Why it cannot run here, if it cannot. */
   readonly missing: string | undefined;
 }
 
-const TUTORIAL = "tutorial (Python)";
-const TUTORIAL_RCVBUF = "tutorial + 4 MiB SO_RCVBUF";
-const GSTREAMER = "GStreamer RTP/JPEG";
-const OURS = "ours";
+/** One row to measure: how, how often, or why not. */
+interface Job {
+  readonly row: Row;
+  readonly runs: number;
+  readonly run: () => Promise<Run>;
+}
 
-async function measure(
-  peer: string,
-  frame: Frame,
-  runner: Runner,
-  runs: number,
-  settings: Settings,
-): Promise<Row> {
-  const results: Run[] = [];
-  for (let k = 0; k < runs; k++) {
-    log(`${peer} ${frame.size}: run ${k + 1} of ${runs}`);
-    try {
-      const run = await runner(frame, settings);
+const NAMES: PeerNames = {
+  tutorial: "tutorial (Python)",
+  tuned: "tutorial + 4 MiB SO_RCVBUF",
+  gstreamer: "GStreamer RTP/JPEG",
+  ours: "ours",
+};
+
+/**
+ * Runs the jobs round-robin, one run of each in turn, so that a burst of
+ * load on a shared machine hits every row alike rather than one row. A row
+ * that fails stops there and keeps its error.
+ */
+async function measureRoundRobin(jobs: readonly Job[]): Promise<void> {
+  const most = Math.max(0, ...jobs.map((job) => job.runs));
+  for (let k = 0; k < most; k++) {
+    for (const { row, runs, run } of jobs) {
+      if (row.error !== undefined || k >= runs) continue;
+      const chunk = row.chunkSize === undefined
+        ? ""
+        : ` --chunk-size ${row.chunkSize}`;
       log(
-        `  ${run.fps.toFixed(1)} fps, ${run.mbPerSecond.toFixed(1)} MB/s${
-          run.lost ? `, ${run.lost} lost` : ""
-        }`,
+        `${row.peer} ${row.mode} ${row.size}${chunk}: run ${k + 1} of ${runs}`,
       );
-      results.push(run);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      log(`  failed: ${message}`);
-      return { peer, size: frame.size, runs: results, error: message };
+      try {
+        const result = await run();
+        log(
+          `  ${result.fps.toFixed(1)} fps, ${
+            result.mbPerSecond.toFixed(1)
+          } MB/s${result.lost ? `, ${result.lost} lost` : ""}`,
+        );
+        row.runs.push(result);
+      } catch (error) {
+        row.error = errorMessage(error);
+        log(`  failed: ${row.error}`);
+      }
     }
   }
-  return { peer, size: frame.size, runs: results };
 }
 
-function formatBytes(bytes: number | undefined): string {
-  return bytes === undefined ? "?" : `${(bytes / (1 << 20)).toFixed(0)} MiB`;
+/** Decode-only frames per second through our binding, per size and handles. */
+async function decodeLimits(
+  frames: readonly Frame[],
+  settings: Settings,
+): Promise<string[]> {
+  const runs = settings.quick ? 1 : 3;
+  const durationMs = settings.quick ? 500 : 1000;
+  const lines = [
+    "| Frame | JPEG bytes | decode frames/s, 1 handle | decode frames/s, 2 handles |",
+    "|---|---:|---:|---:|",
+  ];
+  for (const frame of frames) {
+    try {
+      const jpeg = await Deno.readFile(frame.photo);
+      const one: number[] = [];
+      const two: number[] = [];
+      for (let k = 0; k < runs; k++) {
+        one.push(await decodeRate(jpeg, { concurrency: 1, durationMs }));
+        two.push(await decodeRate(jpeg, { concurrency: 2, durationMs }));
+      }
+      log(
+        `decode ${frame.size}: ${median(one).toFixed(0)} and ${
+          median(two).toFixed(0)
+        } frames/s`,
+      );
+      lines.push(
+        `| ${frame.size} | ${jpeg.length} | ${median(one).toFixed(0)} | ${
+          median(two).toFixed(0)
+        } |`,
+      );
+    } catch (error) {
+      lines.push(
+        `| ${frame.size} | | – | – (${
+          errorMessage(error).replaceAll("|", "\\|")
+        }) |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    `Medians of ${runs} run(s) of ${durationMs} ms; two decodes in flight per handle, pixels recycled. The stop-and-wait pairs decode the same bytes in pre-encoded mode.`,
+  );
+  return lines;
 }
 
-function rowFps(rows: readonly Row[], peer: string, size: string): number {
-  const row = rows.find((r) => r.peer === peer && r.size === size);
-  return row && !row.error ? median(row.runs.map((r) => r.fps)) : Number.NaN;
+async function udpLimits(settings: Settings): Promise<string[]> {
+  const durationMs = settings.quick ? 500 : 2000;
+  try {
+    log("UDP datagram rates");
+    const table = await runUdpBench({ durationMs, sizes: [1024, 8192] });
+    return [
+      table,
+      "",
+      `One ${durationMs} ms window per row (\`bench/udp_bench.ts\`): a sender process blasts datagrams at a receiver in this process; native is our batched socket (recvmmsg/sendmmsg), deno is \`Deno.listenDatagram\`. The kernel drops what the receiver cannot take.`,
+    ];
+  } catch (error) {
+    return [`Not measured: ${errorMessage(error)}`];
+  }
 }
 
-function ratio(a: number, b: number): string {
-  return Number.isFinite(a) && Number.isFinite(b) && b > 0
-    ? `${(a / b).toFixed(2)}×`
-    : "–";
+async function section(
+  name: string,
+  body: () => Promise<string>,
+): Promise<string> {
+  log(name);
+  try {
+    return await body();
+  } catch (error) {
+    return `Not measured: ${errorMessage(error)}`;
+  }
 }
 
-function fmt(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+function loadAverage(): string {
+  try {
+    return Deno.loadavg().map((n) => n.toFixed(2)).join(", ");
+  } catch {
+    return "unknown";
+  }
 }
 
 async function machine(): Promise<string[]> {
@@ -456,97 +544,13 @@ async function machine(): Promise<string[]> {
   ];
 }
 
-function markdown(
-  rows: readonly Row[],
-  frames: readonly Frame[],
-  settings: Settings,
-  header: readonly string[],
-  command: string,
-): string {
-  const lines: string[] = [];
-  lines.push(
-    `| Peer | Frame | Bytes/frame | fps (median) | MB/s | Lost | Server peak RSS | Notes |`,
-  );
-  lines.push("|---|---|---:|---:|---:|---:|---:|---|");
-  for (const row of rows) {
-    if (row.error !== undefined) {
-      lines.push(
-        `| ${row.peer} | ${row.size} | | – | – | | | ${
-          row.error.replaceAll("|", "\\|")
-        } |`,
-      );
-      continue;
-    }
-    const fps = median(row.runs.map((r) => r.fps));
-    const mb = median(row.runs.map((r) => r.mbPerSecond));
-    const lost = row.runs.reduce((sum, r) => sum + r.lost, 0);
-    const sent = row.runs.reduce((sum, r) => sum + r.frames, 0);
-    const rss = Math.max(...row.runs.map((r) => r.peakRssBytes ?? 0));
-    const notes: string[] = [];
-    const desynced = row.runs.filter((r) => (r.undecodable ?? 0) > 0);
-    if (desynced.length > 0) {
-      notes.push(
-        `server lost sync in ${desynced.length} of ${row.runs.length} runs (${
-          desynced.reduce((sum, r) => sum + (r.undecodable ?? 0), 0)
-        } undecodable frames)`,
-      );
-    }
-    const typical = [...row.runs].sort((a, b) => a.fps - b.fps)[
-      Math.floor(row.runs.length / 2)
-    ];
-    if (typical?.note !== undefined) notes.push(`median run: ${typical.note}`);
-    const bytes = median(row.runs.map((r) => r.bytesPerFrame));
-    lines.push(
-      `| ${row.peer} | ${row.size} | ${Math.round(bytes)} | ${fmt(fps)} | ${
-        fmt(mb)
-      } | ${lost}/${sent} | ${formatBytes(rss || undefined)} | ${
-        notes.join("; ")
-      } |`,
-    );
-  }
-  const ratios = [
-    "| Frame | ours fps | tutorial fps | tutorial + rcvbuf fps | GStreamer fps | ours/tutorial | ours/(tutorial + rcvbuf) | ours/GStreamer |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const frame of frames) {
-    const ours = rowFps(rows, OURS, frame.size);
-    const tutorial = rowFps(rows, TUTORIAL, frame.size);
-    const tuned = rowFps(rows, TUTORIAL_RCVBUF, frame.size);
-    const gst = rowFps(rows, GSTREAMER, frame.size);
-    ratios.push(
-      `| ${frame.size} | ${fmt(ours)} | ${fmt(tutorial)} | ${fmt(tuned)} | ${
-        fmt(gst)
-      } | ${ratio(ours, tutorial)} | ${ratio(ours, tuned)} | ${
-        ratio(ours, gst)
-      } |`,
-    );
-  }
-  return [
-    "## Results",
-    "",
-    ...header,
-    `- Command: \`${command}\``,
-    `- Medians of ${settings.runs} run(s) per row (GStreamer: ${
-      Math.min(settings.runs, 3)
-    }), ${settings.frames} frames per stop-and-wait run; loopback (127.0.0.1)`,
-    "",
-    ...lines,
-    "",
-    ...ratios,
-    "",
-    "Frames:",
-    ...frames.map((f) =>
-      `- ${f.size}: ${f.origin}; OpenCV quality ${QUALITY}: ${f.q95Bytes} bytes`
-    ),
-    "",
-    "fps is frames over the time from the first send to the last reply, measured by the client, counting only frames the server decoded (so stale replies from a server that lost sync do not count). The tutorial client re-encodes the photo at quality 95 for every frame and its server decodes every frame; ours does the same (`--encode jpg --quality 95`, `--decoder auto`). GStreamer has no reply to wait for: its fps is the fastest paced rate (udpsink sync=true) at which the receiver decoded at least 99% of frames, measured at the receiver; it sends OpenCV's quality-95 bytes and does not encode per frame. Peak RSS is the server's (receiver's) VmHWM.",
-    "",
-    "Lost counts frames sent but not decoded by the server: no reply within 2 s (the tutorial client then moves on; ours retries) or swallowed by a server that lost sync. The tutorial's server never resynchronises after a lost datagram: it fills the frame with the next frame's header and chunks, then takes each remaining 1024-byte chunk for a whole image, fails to decode it and still replies, so one lost datagram shows up as hundreds of undecodable frames and stale replies. With the OS default receive buffer (208 KiB here) a burst of 1024-byte datagrams larger than about 100 of them can overflow it whenever the server is late to read; the `tutorial + 4 MiB SO_RCVBUF` row is the same Python code with a larger buffer, which the tutorial does not set.",
-    "",
-  ].join("\n");
+function list(value: string | undefined): string[] | undefined {
+  return value?.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
 async function main(): Promise<number> {
+  const started = performance.now();
+  const loadAtStart = loadAverage();
   const { values } = parseArgs({
     args: Deno.args,
     options: {
@@ -555,6 +559,8 @@ async function main(): Promise<number> {
       frames: { type: "string" },
       sizes: { type: "string" },
       peers: { type: "string" },
+      "chunk-sizes": { type: "string" },
+      sections: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -569,7 +575,7 @@ async function main(): Promise<number> {
     runs: positive("--runs", values.runs, quick ? 1 : 5),
     frames: positive("--frames", values.frames, quick ? 60 : 300),
   };
-  const sizes = values.sizes?.split(",").map((s) => s.trim()) ?? [...SIZES];
+  const sizes = list(values.sizes) ?? [...(quick ? QUICK_SIZES : SIZES)];
   for (const size of sizes) {
     if (!/^\d+x\d+$/.test(size)) {
       throw new RangeError(
@@ -577,6 +583,18 @@ async function main(): Promise<number> {
       );
     }
   }
+  const chunkSizes = (list(values["chunk-sizes"]) ?? CHUNK_SIZES.map(String))
+    .map((value) => positive("--chunk-sizes", value, 1024));
+  const sections = list(values.sections) ??
+    SECTIONS.filter((s) => !(quick && s === "struct"));
+  for (const name of sections) {
+    if (!(SECTIONS as readonly string[]).includes(name)) {
+      throw new RangeError(
+        `Cannot run section "${name}": choose from ${SECTIONS.join(", ")}`,
+      );
+    }
+  }
+  const want = (name: Section): boolean => sections.includes(name);
   const haveOpenCv = await commandWorks(PYTHON, ["-c", "import cv2"]);
   const haveGst = await commandWorks("gst-inspect-1.0", ["rtpjpegpay"]) &&
     await commandWorks("gst-inspect-1.0", ["jpegdec"]) &&
@@ -588,22 +606,26 @@ async function main(): Promise<number> {
   const all: PeerSpec[] = [
     {
       key: "tutorial",
-      name: TUTORIAL,
-      runner: runTutorial,
+      name: NAMES.tutorial,
+      runner: (frame, s, mode) => runTutorial(frame, s, mode),
+      modes: MODES,
       runs: settings.runs,
       missing: haveOpenCv ? undefined : noOpenCv,
     },
     {
       key: "tutorial-rcvbuf",
-      name: TUTORIAL_RCVBUF,
-      runner: (frame, s) => runTutorial(frame, s, 4 << 20),
+      name: NAMES.tuned,
+      runner: (frame, s, mode) => runTutorial(frame, s, mode, 4 << 20),
+      modes: MODES,
       runs: settings.runs,
       missing: haveOpenCv ? undefined : noOpenCv,
     },
     {
       key: "gstreamer",
-      name: GSTREAMER,
+      name: NAMES.gstreamer,
       runner: runGStreamerRow,
+      // It never encodes: the same bytes every frame.
+      modes: ["pre-encoded"],
       // Each run is a search of several paced runs.
       runs: Math.min(settings.runs, 3),
       missing: haveGst
@@ -612,14 +634,14 @@ async function main(): Promise<number> {
     },
     {
       key: "ours",
-      name: OURS,
+      name: NAMES.ours,
       runner: runOurs,
+      modes: MODES,
       runs: settings.runs,
       missing: haveOurs ? undefined : "not run: server.ts or client.ts missing",
     },
   ];
-  const keys = values.peers?.split(",").map((s) => s.trim()) ??
-    all.map((p) => p.key);
+  const keys = list(values.peers) ?? all.map((p) => p.key);
   for (const key of keys) {
     if (!all.some((p) => p.key === key)) {
       throw new RangeError(
@@ -630,29 +652,140 @@ async function main(): Promise<number> {
     }
   }
   const chosen = all.filter((p) => keys.includes(p.key));
+  const ours = all.find((p) => p.key === "ours") as PeerSpec;
 
   const tmp = await Deno.makeTempDir({ prefix: "udpimg-bench-" });
   try {
     const frames = await prepareFrames(sizes, tmp, haveOpenCv);
+    const text: string[] = ["## Results", ""];
+    const header = await machine();
+
     const rows: Row[] = [];
-    for (const frame of frames) {
-      for (const peer of chosen) {
-        rows.push(
-          peer.missing === undefined
-            ? await measure(peer.name, frame, peer.runner, peer.runs, settings)
-            : {
+    if (want("main")) {
+      for (const frame of frames) {
+        const jobs: Job[] = [];
+        for (const mode of MODES) {
+          for (const peer of chosen) {
+            if (!peer.modes.includes(mode)) continue;
+            const row: Row = {
               peer: peer.name,
+              mode,
               size: frame.size,
               runs: [],
-              error: peer.missing,
-            },
-        );
+              ...(peer.missing === undefined ? {} : { error: peer.missing }),
+            };
+            rows.push(row);
+            jobs.push({
+              row,
+              runs: peer.runs,
+              run: () => peer.runner(frame, settings, mode),
+            });
+          }
+        }
+        await measureRoundRobin(jobs);
       }
     }
-    const command = ["deno run -P=bench bench/run.ts", ...Deno.args].join(" ");
-    const text = markdown(rows, frames, settings, await machine(), command);
-    console.log(text);
-    if (values.out !== undefined) await Deno.writeTextFile(values.out, text);
+
+    const sweep: Row[] = [];
+    const sweepFrame = frames.find((f) => f.size === GOAL_SIZE) ?? frames[0];
+    if (want("chunks") && sweepFrame !== undefined) {
+      const jobs = chunkSizes.map((chunkSize): Job => {
+        const row: Row = {
+          peer: NAMES.ours,
+          mode: "pre-encoded",
+          size: sweepFrame.size,
+          chunkSize,
+          runs: [],
+          ...(ours.missing === undefined ? {} : { error: ours.missing }),
+        };
+        sweep.push(row);
+        return {
+          row,
+          runs: settings.runs,
+          run: () => runOurs(sweepFrame, settings, "pre-encoded", chunkSize),
+        };
+      });
+      await measureRoundRobin(jobs);
+    }
+
+    const limits: string[] = [];
+    if (want("limits")) {
+      log("libjpeg-turbo decode rates");
+      limits.push(...await decodeLimits(frames, settings), "");
+      limits.push(...await udpLimits(settings));
+    }
+    const codec = want("codec")
+      ? await section("codec bench", () => runCodecBench({ quick }))
+      : undefined;
+    const struct = want("struct")
+      ? await section("struct bench", () => runStructBench())
+      : undefined;
+
+    const seconds = (performance.now() - started) / 1000;
+    const command = ["deno task bench", ...Deno.args].join(" ");
+    text.push(
+      ...header,
+      `- Command: \`${command}\`; ${new Date().toISOString().slice(0, 10)}`,
+      `- Took ${
+        (seconds / 60).toFixed(1)
+      } minutes; load average (1, 5, 15 min) ${loadAtStart} at start, ${loadAverage()} at end`,
+      `- Medians of ${settings.runs} run(s) per stop-and-wait row, taken round-robin across the rows of one frame size (GStreamer: ${
+        Math.min(settings.runs, 3)
+      } searches); ${settings.frames} frames per stop-and-wait run; loopback (127.0.0.1)`,
+      "",
+    );
+    if (want("main")) {
+      text.push(
+        `### Against the tutorial and GStreamer`,
+        "",
+        `Goal (issue): ours at least ${3}× the tutorial's scripts in both modes at ${GOAL_SIZE}.`,
+        "",
+        ...goalSummary(rows, GOAL_SIZE, NAMES),
+        "",
+        ...ratioTable(rows, sizes, NAMES),
+        "",
+        "GStreamer never encodes, so it is compared with the pre-encoded mode only.",
+        "",
+        "### Every row",
+        "",
+        ...mainTable(rows),
+        "",
+        "Frames:",
+        ...frames.map((f) =>
+          `- ${f.size}: ${f.origin}, ${f.photoBytes} bytes (pre-encoded mode and GStreamer send these); OpenCV quality ${QUALITY}: ${
+            f.q95Bytes ?? "?"
+          } bytes (the tutorial's re-encode)`
+        ),
+        "",
+      );
+    }
+    if (want("chunks") && sweepFrame !== undefined) {
+      text.push(
+        `### Frames/s against datagram size (ours, pre-encoded, ${sweepFrame.size})`,
+        "",
+        ...sweepTable(sweep),
+        "",
+        "Datagrams/frame counts the 8-byte header datagram.",
+        "",
+      );
+    }
+    if (want("limits")) {
+      text.push("### Limits on this machine", "", ...limits, "");
+    }
+    if (codec !== undefined) text.push("### Codec", "", codec, "");
+    if (struct !== undefined) {
+      text.push(
+        "### struct.pack/unpack (lib/struct) against CPython",
+        "",
+        struct,
+        "",
+      );
+    }
+    const markdown = text.join("\n");
+    console.log(markdown);
+    if (values.out !== undefined) {
+      await Deno.writeTextFile(values.out, markdown);
+    }
     return 0;
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -678,8 +811,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main());
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`${message}; see --help`);
+    console.error(`${errorMessage(error)}; see --help`);
     Deno.exit(2);
   }
 }
