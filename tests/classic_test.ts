@@ -294,3 +294,62 @@ Deno.test("Replies are held back while frames wait for a slow decoder, and no fr
   assert.equal((await frames).length, 3);
   assert.equal(server.stats.decoded, 3);
 });
+
+Deno.test("A flood that overruns the queue holds one reply per sender, and honest senders are served after it", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const slow: ImageDecoder = {
+    name: "gated",
+    supports: () => true,
+    async decode(): Promise<DecodedImage> {
+      await gate;
+      return { width: 1, height: 1, channels: 4, data: new Uint8Array(4) };
+    },
+    close() {},
+  };
+  await using server = await listen({
+    decoder: slow,
+    maxPendingFrames: 2,
+    maxQueuedFrames: 4,
+  });
+  using flooder = await rawSocket();
+  const image = fixture("truncated.jpg");
+  for (let i = 0; i < 200; i++) await flooder.send(image, server.imageAddr);
+  const consumed = (async () => {
+    let n = 0;
+    for await (const _ of server) if (++n === 4 + 5) break;
+  })();
+  release();
+  await using client = await connect(server, { timeoutMs: 5000, retries: 0 });
+  for (let i = 0; i < 5; i++) {
+    assert.equal(await client.send(image), "get message!!!");
+  }
+  await consumed;
+  assert.ok(server.stats.skipped > 0);
+});
+
+Deno.test("A callback that throws does not stop the server", async () => {
+  const errors: Error[] = [];
+  await using server = await listen({
+    onMessage() {
+      throw new Error("callback bug");
+    },
+    onDrop() {
+      throw new Error("callback bug");
+    },
+    onError: (error) => errors.push(error),
+  });
+  using junk = await rawSocket();
+  await junk.send(new Uint8Array(3), server.imageAddr);
+  await using messages = await MessageClient.connect({
+    hostname: LOCAL,
+    port: server.messageAddr!.port,
+    timeoutMs: 5000,
+  });
+  assert.equal(await messages.send([1]), "get the msg");
+  await using client = await connect(server);
+  const frames = take(server, 1);
+  assert.equal(await client.send(fixture("rocket.jpg")), "get message!!!");
+  assert.equal((await frames).length, 1);
+  assert.ok(errors.length >= 1);
+});

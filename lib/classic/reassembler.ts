@@ -118,7 +118,10 @@ export interface ReassemblerStats {
 
 interface PartialFrame {
   sender: string;
-  buffer: Uint8Array;
+  /** The announced size; reserved against the limits from the header on. */
+  announced: number;
+  /** Allocated at the announced size when the first chunk arrives. */
+  buffer: Uint8Array | undefined;
   received: number;
   lastActivity: number;
 }
@@ -226,17 +229,19 @@ export class Reassembler {
     }
     const length = datagram.length;
     if (partial !== undefined) {
-      const remaining = partial.buffer.length - partial.received;
+      const remaining = partial.announced - partial.received;
       const isHeader = (length === HEADER_BYTES ||
         length === SHORT_HEADER_BYTES) && length !== remaining;
       if (!isHeader) {
         if (length > remaining) {
           return append(events, this.#drop(partial, "overflow"));
         }
+        // Allocating only now keeps a flood of bare headers cheap.
+        partial.buffer ??= new Uint8Array(partial.announced);
         partial.buffer.set(datagram, partial.received);
         partial.received += length;
         partial.lastActivity = nowMs;
-        if (partial.received === partial.buffer.length) {
+        if (partial.received === partial.announced) {
           this.#remove(partial);
           return append(events, this.#frame(sender, partial.buffer, "chunked"));
         }
@@ -299,7 +304,8 @@ export class Reassembler {
     }
     const partial: PartialFrame = {
       sender,
-      buffer: new Uint8Array(announced),
+      announced,
+      buffer: undefined,
       received: 0,
       lastActivity: nowMs,
     };
@@ -336,14 +342,14 @@ export class Reassembler {
       type: "dropped",
       sender: partial.sender,
       reason,
-      announced: partial.buffer.length,
+      announced: partial.announced,
       received: partial.received,
     };
   }
 
   #remove(partial: PartialFrame): void {
     this.#partials.delete(partial.sender);
-    this.#pendingBytes -= partial.buffer.length;
+    this.#pendingBytes -= partial.announced;
   }
 
   #count(reason: DropReason): void {

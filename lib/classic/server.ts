@@ -125,6 +125,14 @@ export interface ClassicServerOptions extends ReassemblerOptions {
    * @default {16}
    */
   maxQueuedFrames?: number;
+  /**
+   * How many bytes of whole frames may wait before new ones are skipped.
+   * With the reassembler's `maxPendingBytes`, this bounds the memory that
+   * senders can make the server hold, plus the pixels of decoded frames.
+   *
+   * @default {268435456} (256 MiB)
+   */
+  maxQueuedBytes?: number;
   /** Called for each datagram on the message port. */
   onMessage?: (message: ReceivedMessage) => void;
   /** Called for each dropped frame and stray datagram. */
@@ -178,7 +186,10 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
   readonly #onError: (error: Error) => void;
   readonly #started = performance.now();
   readonly #queue: Pending[] = [];
-  readonly #heldReplies: Endpoint[] = [];
+  /** Replies held back, at most one per sender, oldest first. */
+  readonly #heldReplies = new Map<string, Endpoint>();
+  #queuedBytes = 0;
+  readonly #maxQueuedBytes: number;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #loops: Promise<void>[];
   #wake: (() => void) | undefined;
@@ -198,7 +209,13 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     this.#images = images;
     this.#messages = messages;
     this.#ownsDecoder = typeof options.decoder !== "object";
-    this.#reassembler = new Reassembler(options);
+    this.#reassembler = new Reassembler({
+      ...options,
+      maxPendingBytes: Math.max(
+        options.maxPendingBytes ?? 256 * 1024 * 1024,
+        options.maxFrameBytes ?? 0,
+      ),
+    });
     this.#askedReceiveBuffer = options.receiveBufferBytes ??
       DEFAULT_RECEIVE_BUFFER;
     this.#decoder = decoder;
@@ -207,9 +224,17 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       this.#maxPending,
       options.maxQueuedFrames ?? 16,
     );
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
     this.#onMessage = options.onMessage;
     this.#onDrop = options.onDrop;
-    this.#onError = options.onError ?? (() => {});
+    const onError = options.onError;
+    this.#onError = (error) => {
+      try {
+        onError?.(error);
+      } catch {
+        // Nowhere left to report it; the server carries on.
+      }
+    };
     const timeoutMs = options.timeoutMs ?? 3000;
     this.#sweeper = setInterval(
       () => this.#report(this.#reassembler.sweep(performance.now())),
@@ -325,7 +350,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       }
       const result = await head.decoded;
       this.#queue.shift();
-      this.#releaseReply();
+      this.#queuedBytes -= head.frame.bytes.length;
+      this.#releaseReplies();
       yield {
         ...head.frame,
         image: result instanceof Error ? undefined : result,
@@ -369,6 +395,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       } catch (error) {
         if (this.#closed) return;
         this.#onError(asError(error));
+        // A lasting error must not spin: give timers and signals a turn.
+        await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
       if (count === 0) return;
@@ -385,7 +413,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
           if (event.type === "frame") {
             this.#accept(event, batch.senders[i]!);
           } else {
-            this.#onDrop?.(event);
+            this.#notify(this.#onDrop, event);
           }
         }
       }
@@ -401,9 +429,12 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     },
     from: Endpoint,
   ): void {
-    if (this.#queue.length >= this.#maxQueued) {
+    if (
+      this.#queue.length >= this.#maxQueued ||
+      this.#queuedBytes + event.bytes.length > this.#maxQueuedBytes
+    ) {
       this.#skipped++;
-      this.#holdReply(from);
+      this.#holdReply(event.sender, from);
       return;
     }
     const frame = {
@@ -417,8 +448,9 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       frame,
       decoded: this.#decode(frame.bytes, frame.format),
     });
+    this.#queuedBytes += frame.bytes.length;
     if (this.#queue.length > this.#maxPending) {
-      this.#holdReply(from);
+      this.#holdReply(event.sender, from);
     } else {
       this.#reply(from);
     }
@@ -450,13 +482,33 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     }
   }
 
-  #holdReply(to: Endpoint): void {
-    if (this.#heldReplies.length < MAX_HELD_REPLIES) this.#heldReplies.push(to);
+  /** Calls a user callback; a callback that throws must not stop the server. */
+  #notify<T>(callback: ((value: T) => void) | undefined, value: T): void {
+    try {
+      callback?.(value);
+    } catch (error) {
+      this.#onError(asError(error));
+    }
   }
 
-  #releaseReply(): void {
-    const to = this.#heldReplies.shift();
-    if (to !== undefined && !this.#closed) this.#reply(to);
+  #holdReply(sender: string, to: Endpoint): void {
+    // A stop-and-wait sender has one frame in flight, so one reply each is
+    // enough; a sender that floods gets no more than that.
+    if (
+      this.#heldReplies.has(sender) ||
+      this.#heldReplies.size < MAX_HELD_REPLIES
+    ) {
+      this.#heldReplies.delete(sender);
+      this.#heldReplies.set(sender, to);
+    }
+  }
+
+  #releaseReplies(): void {
+    for (const [sender, to] of this.#heldReplies) {
+      if (this.#closed || this.#queue.length > this.#maxPending) return;
+      this.#heldReplies.delete(sender);
+      this.#reply(to);
+    }
   }
 
   #reply(to: Endpoint): void {
@@ -469,7 +521,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     events: readonly (DropEvent | StrayEvent | { type: "frame" })[],
   ): void {
     for (const event of events) {
-      if (event.type !== "frame") this.#onDrop?.(event);
+      if (event.type !== "frame") this.#notify(this.#onDrop, event);
     }
   }
 
@@ -483,6 +535,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       } catch (error) {
         if (this.#closed) return;
         this.#onError(asError(error));
+        // A lasting error must not spin: give timers and signals a turn.
+        await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
       if (count === 0) return;
@@ -493,7 +547,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
           batch.senderKeys[i]!,
         );
         this.#messageCount++;
-        this.#onMessage?.(message);
+        this.#notify(this.#onMessage, message);
         socket.send(reply, batch.senders[i]!).catch((error) => {
           if (!this.#closed) this.#onError(asError(error));
         });
