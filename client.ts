@@ -10,6 +10,7 @@ import {
   choiceFlag,
   errorLine,
   intFlag,
+  MAX_TIMER_MS,
   onShutdown,
   parseFlags,
   runMain,
@@ -24,6 +25,7 @@ import {
 import { ClassicClient } from "./lib/classic/client.ts";
 import { openFrameSource } from "./lib/frame_source.ts";
 import { SendError } from "./lib/net/errors.ts";
+import { sleep } from "./lib/_sleep.ts";
 
 const HELP = `Usage: deno run -P client.ts [options] [IMAGE ...]
 
@@ -43,7 +45,8 @@ Options:
   --port N                server image port (default ${DEFAULT_IMAGE_PORT})
   --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE})
   --single                send each image in one datagram (at most ${MAX_DATAGRAM_BYTES} bytes)
-  --count N               frames to send (default 1 for images; unlimited for
+  --count N               frames to send (default: each file once; 1 pattern frame;
+                          unlimited for
                           a camera or video)
   --fps N                 at most N frames a second (default: as fast as replies come)
   --encode jpg|png        decode each image and encode it again for every frame,
@@ -129,10 +132,19 @@ await runMain(async () => {
       max: MAX_DATAGRAM_BYTES,
     },
   );
-  const count = intFlag("count", values.count, live ? Infinity : 1, { min: 1 });
+  // Files are each sent once by default, as the help says "in turn".
+  const count = intFlag(
+    "count",
+    values.count,
+    live ? Infinity : Math.max(1, positionals.length),
+    { min: 1 },
+  );
   const fps = intFlag("fps", values.fps, 0, { min: 1, max: 1000 });
   const quality = intFlag("quality", values.quality, 95, { min: 1, max: 100 });
-  const timeoutMs = intFlag("timeout", values.timeout, 2000, { min: 1 });
+  const timeoutMs = intFlag("timeout", values.timeout, 2000, {
+    min: 1,
+    max: MAX_TIMER_MS,
+  });
   const retries = intFlag("retries", values.retries, 3, { max: 1000 });
   const encode = values.encode === undefined
     ? undefined
@@ -163,9 +175,10 @@ await runMain(async () => {
     retries,
   });
 
-  let stopping = false;
+  const stop = new AbortController();
+  const { signal } = stop;
   const removeSignals = onShutdown(() => {
-    stopping = true;
+    stop.abort();
     source.stop();
   });
   const status = live && !quiet && Deno.stdout.isTerminal()
@@ -175,7 +188,7 @@ await runMain(async () => {
   let frames = 0;
   let bytes = 0;
   try {
-    while (frames < count && !stopping) {
+    while (frames < count && !signal.aborted) {
       const frame = await source.next();
       if (frame === undefined) break;
       if (values.single && frame.bytes.length > MAX_DATAGRAM_BYTES) {
@@ -186,12 +199,16 @@ await runMain(async () => {
       if (fps > 0) {
         const due = started + (frames * 1000) / fps;
         const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await sleep(wait, signal);
       }
       let reply: string;
       try {
-        reply = await client.send(frame.bytes, { single: values.single });
+        reply = await client.send(frame.bytes, {
+          single: values.single,
+          signal,
+        });
       } catch (error) {
+        if (signal.aborted) break;
         if (error instanceof SendError) {
           throw new Error(sendErrorLine(error, chunkSize), { cause: error });
         }

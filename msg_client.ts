@@ -8,12 +8,15 @@
 import {
   errorLine,
   intFlag,
+  MAX_TIMER_MS,
   onShutdown,
   parseFlags,
   runMain,
   UsageError,
 } from "./lib/cli/cli.ts";
 import { MessageClient } from "./lib/classic/client.ts";
+import { ReplyTimeoutError } from "./lib/classic/requester.ts";
+import { sleep } from "./lib/_sleep.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_MESSAGE,
@@ -67,38 +70,39 @@ await runMain(async () => {
     max: 3_600_000,
   });
   const count = intFlag("count", values.count, Infinity, { min: 1 });
-  const timeoutMs = intFlag("timeout", values.timeout, 2000, { min: 1 });
+  const timeoutMs = intFlag("timeout", values.timeout, 2000, {
+    min: 1,
+    max: MAX_TIMER_MS,
+  });
 
   await using client = await MessageClient.connect({
     hostname: values.host ?? DEFAULT_HOST,
     port,
     timeoutMs,
   });
-  let stopping = false;
-  let wake: (() => void) | undefined;
-  const removeSignals = onShutdown(() => {
-    stopping = true;
-    wake?.();
-  });
+  const stop = new AbortController();
+  const { signal } = stop;
+  const removeSignals = onShutdown(() => stop.abort());
   let sent = 0;
+  let replies = 0;
   try {
-    while (sent < count && !stopping) {
-      const reply = await client.send(value);
+    while (sent < count && !signal.aborted) {
       sent++;
-      if (!values.quiet) console.log(reply);
-      if (sent < count && intervalMs > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, intervalMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+      try {
+        const reply = await client.send(value, { signal });
+        replies++;
+        if (!values.quiet) console.log(reply);
+      } catch (error) {
+        if (signal.aborted) break;
+        // The tutorial's client keeps sending; so do we, and say so.
+        if (!(error instanceof ReplyTimeoutError)) throw error;
+        console.error(`no reply within ${timeoutMs} ms`);
       }
+      if (sent < count && intervalMs > 0) await sleep(intervalMs, signal);
     }
   } finally {
     removeSignals();
   }
-  console.log(`messages=${sent}`);
+  console.log(`messages=${sent} replies=${replies}`);
   return 0;
 });

@@ -64,9 +64,27 @@ frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…`;
 
 function summary(stats: ServerStats): string {
   const fps = stats.seconds > 0 ? stats.frames / stats.seconds : 0;
+  // skipped and strays only when there were any, to keep the tutorial-like line.
+  const extra = (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
+    (stats.strays > 0 ? ` strays=${stats.strays}` : "");
   return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
     stats.seconds.toFixed(2)
-  } fps=${fps.toFixed(1)}`;
+  } fps=${fps.toFixed(1)}${extra}`;
+}
+
+/** `host:port`, with IPv6 hosts in brackets. */
+function hostPort(addr: { hostname: string; port: number }): string {
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${host}:${addr.port}`;
+}
+
+/** An address a local client can send to: loopback for a wildcard bind. */
+function reachable(hostname: string): string {
+  if (hostname === "0.0.0.0") return "127.0.0.1";
+  if (hostname === "::") return "::1";
+  return hostname;
 }
 
 /**
@@ -162,6 +180,8 @@ await runMain(async () => {
 
   const { decoder, reason } = await createDecoder(decoderMode);
   const limited = new LogLimiter(20, log);
+  // Warnings go to stderr even with --quiet: they need the user's attention.
+  const warnings = new LogLimiter(20, console.error);
   let viewer: Viewer | undefined;
   const listenOptions = {
     hostname: values.host ?? DEFAULT_HOST,
@@ -185,7 +205,7 @@ await runMain(async () => {
       );
     },
     onError(error: Error) {
-      limited.line(`warning: ${error.message}`);
+      warnings.line(`warning: ${error.message}`);
     },
   };
   const server = await listenOrFallBack(
@@ -199,9 +219,7 @@ await runMain(async () => {
   );
   const image = server.imageAddr;
   const msg = server.messageAddr!;
-  console.log(
-    `ready image=${image.hostname}:${image.port} msg=${msg.hostname}:${msg.port}`,
-  );
+  console.log(`ready image=${hostPort(image)} msg=${hostPort(msg)}`);
   const granted = server.receiveBufferBytes;
   log(
     `socket: ${server.socketKind}, receive buffer ${
@@ -217,12 +235,13 @@ await runMain(async () => {
       const { frames, decoded, dropped, errors, skipped, bytes } = server.stats;
       return { frames, decoded, dropped, errors, skipped, bytes };
     };
+    const viewHost = values["view-host"] ?? "127.0.0.1";
     viewer = await listenOrFallBack(
       demo && values.view === undefined,
       (free) =>
-        Promise.resolve(
+        Promise.resolve().then(() =>
           new Viewer({
-            hostname: values["view-host"] ?? "127.0.0.1",
+            hostname: viewHost,
             port: free ? 0 : viewPort,
             counters: stats,
             transcode: async (bytes, format) => {
@@ -232,23 +251,33 @@ await runMain(async () => {
             frameHint: `deno task client --port ${image.port}`,
             messageHint:
               `deno task msg --port ${msg.port} --data '{"hello":"world"}'`,
-          }),
+          })
         ),
-    );
+    ).catch((error) => {
+      server.close();
+      if (/in use/i.test(errorLine(error))) throw error;
+      throw new Error(
+        `Cannot start the viewer on ${viewHost}:${viewPort}: ${
+          errorLine(error)
+        }; check --view-host`,
+        { cause: error },
+      );
+    });
     console.log(`viewer: ${viewer.url}`);
   }
   const stopDemo = new AbortController();
   const demoSender = demo
     ? runDemoSender({
+      hostname: reachable(image.hostname),
       port: image.port,
       messagePort: msg.port,
       signal: stopDemo.signal,
-      onError: (error) => limited.line(`demo: ${error.message}`),
-    })
+      onError: (error) => warnings.line(`demo: ${error.message}`),
+    }).catch((error) => warnings.line(`demo stopped: ${errorLine(error)}`))
     : undefined;
   if (demo) {
     console.log(
-      `demo: streaming a test pattern to udp://${image.hostname}:${image.port}; open ${
+      `demo: streaming a test pattern to udp://${hostPort(image)}; open ${
         viewer!.url
       } in a browser, Ctrl-C to stop`,
     );
@@ -287,7 +316,7 @@ await runMain(async () => {
         const ext = frame.format ? extensionOf(frame.format) : "bin";
         const name = `${String(frame.index).padStart(6, "0")}.${ext}`;
         await Deno.writeFile(`${out}/${name}`, frame.bytes).catch((error) =>
-          limited.line(`warning: cannot save ${out}/${name}: ${error.message}`)
+          warnings.line(`warning: cannot save ${out}/${name}: ${error.message}`)
         );
       }
       // The pixels are not needed past here: let the next decode reuse them.
@@ -305,6 +334,7 @@ await runMain(async () => {
     await viewer?.close();
     decoder?.close();
     limited.flush();
+    warnings.flush();
   }
   console.log(summary(server.stats));
   return 0;

@@ -8,6 +8,7 @@
 
 import { ClassicClient, MessageClient } from "./classic/client.ts";
 import { openFrameSource } from "./frame_source.ts";
+import { sleep } from "./_sleep.ts";
 
 /** Options for {@linkcode runDemoSender}. */
 export interface DemoSenderOptions {
@@ -70,13 +71,13 @@ export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
   let frames = 0;
   let nextMessageAt = started;
   while (!signal.aborted) {
-    const frame = await source.next();
-    if (frame === undefined) return;
-    const wait = started + (frames * 1000) / fps - performance.now();
-    if (wait > 0) await sleep(wait, signal);
-    if (signal.aborted) return;
     try {
-      await client.send(frame.bytes);
+      const frame = await source.next();
+      if (frame === undefined) return;
+      const wait = started + (frames * 1000) / fps - performance.now();
+      if (wait > 0) await sleep(wait, signal);
+      if (signal.aborted) return;
+      await client.send(frame.bytes, { signal });
       frames++;
       if (messages !== undefined && performance.now() >= nextMessageAt) {
         nextMessageAt += 1000;
@@ -84,7 +85,7 @@ export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
           demo: "udpimg",
           frame: frames,
           uptimeSeconds: Math.round((performance.now() - started) / 1000),
-        });
+        }, { signal });
       }
     } catch (error) {
       if (signal.aborted) return;
@@ -93,16 +94,4 @@ export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
       );
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

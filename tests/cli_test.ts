@@ -159,7 +159,7 @@ Deno.test("server prints its summary on SIGTERM", {
     "get the msg",
     "get the msg",
     "get the msg",
-    "messages=3",
+    "messages=3 replies=3",
   ]);
   await server.waitFor(/message from 127\.0\.0\.1:\d+: \[0,0,0,1\]/);
   server.kill("SIGTERM");

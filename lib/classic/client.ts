@@ -34,7 +34,7 @@ export interface ClassicClientOptions {
   /**
    * The local address to bind. The default reaches other hosts too.
    *
-   * @default {"0.0.0.0"}
+   * @default {"0.0.0.0"}, or `"::"` for an IPv6 server
    */
   bindHostname?: string;
   /**
@@ -67,6 +67,8 @@ export interface SendImageOptions {
    * @default {false}
    */
   single?: boolean;
+  /** Stops waiting for the reply: `send` rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -103,6 +105,11 @@ export function frameDatagrams(
     datagrams.push(image.subarray(i, i + chunkSize));
   }
   return datagrams;
+}
+
+/** The wildcard address of the peer's family, so that any host is reachable. */
+function wildcardFor(peer: Endpoint): string {
+  return peer.hostname.includes(":") ? "::" : "0.0.0.0";
 }
 
 function checkChunkSize(chunkSize: number): void {
@@ -164,7 +171,7 @@ export class ClassicClient {
       port: options.port ?? DEFAULT_IMAGE_PORT,
     });
     const socket = await openDatagramSocket({
-      hostname: options.bindHostname ?? "0.0.0.0",
+      hostname: options.bindHostname ?? wildcardFor(peer),
       port: 0,
       implementation: options.socketImplementation ?? "auto",
     });
@@ -193,6 +200,7 @@ export class ClassicClient {
     return this.#requester.request(datagrams, {
       timeoutMs: this.#timeoutMs,
       retries: this.#retries,
+      signal: options.signal,
     });
   }
 
@@ -289,7 +297,7 @@ export class MessageClient {
       port: options.port ?? DEFAULT_MESSAGE_PORT,
     });
     const socket = await openDatagramSocket({
-      hostname: "0.0.0.0",
+      hostname: wildcardFor(peer),
       port: 0,
       implementation: options.socketImplementation ?? "auto",
     });
@@ -300,21 +308,32 @@ export class MessageClient {
    * Sends one value as JSON and waits for the reply.
    *
    * @param value Any JSON-serialisable value.
+   * @param options An abort signal, to stop waiting.
    * @returns The reply, normally `get the msg`.
    * @throws {ReplyTimeoutError} When no reply came.
    */
-  send(value: unknown): Promise<string> {
-    return this.sendRaw(encoder.encode(JSON.stringify(value)));
+  send(
+    value: unknown,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<string> {
+    return this.sendRaw(encoder.encode(JSON.stringify(value)), options);
   }
 
   /**
    * Sends a datagram as it is and waits for the reply.
    *
    * @param datagram The bytes to send.
+   * @param options An abort signal, to stop waiting.
    * @returns The reply.
    */
-  sendRaw(datagram: Uint8Array): Promise<string> {
-    return this.#requester.request([datagram], this.#options);
+  sendRaw(
+    datagram: Uint8Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<string> {
+    return this.#requester.request([datagram], {
+      ...this.#options,
+      signal: options.signal,
+    });
   }
 
   /** Closes the socket. */

@@ -26,6 +26,8 @@ export class ReplyTimeoutError extends Error {
   readonly timeoutMs: number;
 
   /**
+   * Makes the error for a request that went unanswered.
+   *
    * @param peer Who did not answer.
    * @param attempts How many times the request was sent.
    * @param timeoutMs How long each attempt waited.
@@ -49,6 +51,8 @@ export interface RequestOptions {
   timeoutMs: number;
   /** How many times to send again when no reply comes. */
   retries: number;
+  /** Stops waiting: the request rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 const decoder = new TextDecoder();
@@ -57,8 +61,9 @@ const decoder = new TextDecoder();
  * Sends requests to one peer and waits for each reply in turn.
  *
  * Replies from other addresses are ignored. The classic protocol has no
- * sequence numbers, so a late reply to an earlier attempt counts as the
- * reply to the current one.
+ * sequence numbers: a reply that arrives between requests is dropped as
+ * stale, but a late reply to an earlier attempt that arrives while a request
+ * waits counts as its reply.
  *
  * @example Asking once
  * ```ts ignore
@@ -75,16 +80,21 @@ const decoder = new TextDecoder();
 export class Requester {
   readonly #socket: DatagramSocket;
   readonly #peer: Endpoint;
+  readonly #peerIsLiteral: boolean;
   readonly #batch: DatagramBatch;
-  #pending: Promise<number> | undefined;
+  #pending: { promise: Promise<number>; settled: boolean } | undefined;
 
   /**
+   * Makes a requester that talks to `peer` over `socket`.
+   *
    * @param socket A bound socket; the requester receives on it.
-   * @param peer Where requests go and replies come from.
+   * @param peer Where requests go and replies come from: resolve a host name
+   * first, so that replies can be matched by address.
    */
   constructor(socket: DatagramSocket, peer: Endpoint) {
     this.#socket = socket;
     this.#peer = peer;
+    this.#peerIsLiteral = /^[\d.]+$|:/.test(peer.hostname);
     this.#batch = socket.createBatch();
   }
 
@@ -98,16 +108,20 @@ export class Requester {
    * after each timeout.
    *
    * @param datagrams The request.
-   * @param options Timeout and retries.
+   * @param options Timeout, retries and an abort signal.
    * @returns The reply, decoded as UTF-8.
+   * @throws {ReplyTimeoutError} When no reply came after the last retry.
    */
   async request(
     datagrams: readonly Uint8Array[],
     options: RequestOptions,
   ): Promise<string> {
+    options.signal?.throwIfAborted();
+    // A reply that came in while nobody asked answers an earlier attempt.
+    if (this.#pending?.settled) this.#pending = undefined;
     for (let attempt = 0; attempt <= options.retries; attempt++) {
       await this.#socket.sendMany(datagrams, this.#peer);
-      const reply = await this.#reply(options.timeoutMs);
+      const reply = await this.#reply(options.timeoutMs, options.signal);
       if (reply !== undefined) return reply;
     }
     throw new ReplyTimeoutError(
@@ -117,13 +131,34 @@ export class Requester {
     );
   }
 
-  async #reply(timeoutMs: number): Promise<string | undefined> {
+  #receive(): Promise<number> {
+    if (this.#pending === undefined) {
+      const pending = {
+        promise: this.#socket.receive(this.#batch),
+        settled: false,
+      };
+      pending.promise.then(
+        () => pending.settled = true,
+        () => {
+          // A failed receive is not kept: the next request tries again.
+          if (this.#pending === pending) this.#pending = undefined;
+        },
+      );
+      this.#pending = pending;
+    }
+    return this.#pending.promise;
+  }
+
+  async #reply(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     const deadline = performance.now() + timeoutMs;
     while (true) {
-      this.#pending ??= this.#socket.receive(this.#batch);
-      const count = await withTimeout(
-        this.#pending,
+      const count = await wait(
+        this.#receive(),
         deadline - performance.now(),
+        signal,
       );
       if (count === undefined) return undefined;
       this.#pending = undefined;
@@ -132,7 +167,12 @@ export class Requester {
       }
       for (let i = 0; i < count; i++) {
         const from = this.#batch.senders[i]!;
-        if (from.port !== this.#peer.port) continue;
+        if (
+          from.port !== this.#peer.port ||
+          (this.#peerIsLiteral && from.hostname !== this.#peer.hostname)
+        ) {
+          continue;
+        }
         const offset = this.#batch.offsets[i]!;
         return decoder.decode(
           this.#batch.buffer.subarray(offset, offset + this.#batch.lengths[i]!),
@@ -142,15 +182,30 @@ export class Requester {
   }
 }
 
-function withTimeout<T>(
+/**
+ * Waits for `promise` for at most `ms` milliseconds: `undefined` on timeout,
+ * a rejection with the signal's reason on abort.
+ */
+function wait<T>(
   promise: Promise<T>,
   ms: number,
+  signal: AbortSignal | undefined,
 ): Promise<T | undefined> {
-  if (ms === Infinity) return promise;
   if (ms <= 0) return Promise.resolve(undefined);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = ms === Infinity
+      ? undefined
+      : setTimeout(() => settle(() => resolve(undefined)), ms);
+    const onAbort = () => settle(() => reject(signal!.reason));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => settle(() => resolve(value)),
+      (error) => settle(() => reject(error)),
+    );
+    function settle(done: () => void): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      done();
+    }
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -55,12 +55,13 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`${message.split("\n")[0]}; see --help`, {
-      cause: error,
-    });
+    const message = errorLine(error).replace(/\.+$/, "").replace(/\.\s/g, "; ");
+    throw new UsageError(`${message}; see --help`, { cause: error });
   }
 }
+
+/** The longest delay `setTimeout` takes: 2^31 − 1 ms, about 24.8 days. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Bounds for {@linkcode intFlag}. */
 export interface IntRange {
@@ -181,7 +182,8 @@ export async function runMain(
 }
 
 /**
- * Calls `handler` on Ctrl-C and on SIGTERM, where the platform has it.
+ * Calls `handler` on Ctrl-C and on SIGTERM, where the platform has it. A
+ * second signal exits at once with code 130, for a shutdown that hangs.
  *
  * @param handler What to do; called once per signal.
  * @returns A function that removes the listeners.
@@ -197,9 +199,14 @@ export function onShutdown(handler: () => void): () => void {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, handler);
+  let received = 0;
+  const listener = () => {
+    if (received++ > 0) Deno.exit(130);
+    handler();
+  };
+  for (const signal of signals) Deno.addSignalListener(signal, listener);
   return () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, handler);
+    for (const signal of signals) Deno.removeSignalListener(signal, listener);
   };
 }
 
