@@ -128,6 +128,8 @@ export class CaptureError extends Error {
   readonly stderr: readonly string[];
 
   /**
+   * Makes the error.
+   *
    * @param message One line: what was wrong and what to do.
    * @param options Why, ffmpeg's last stderr lines, and the underlying error.
    */

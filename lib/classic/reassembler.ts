@@ -175,6 +175,8 @@ export class Reassembler {
   };
 
   /**
+   * Makes a reassembler with no partial frames.
+   *
    * @param options Limits; see {@linkcode ReassemblerOptions}.
    */
   constructor(options: ReassemblerOptions = {}) {

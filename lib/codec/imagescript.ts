@@ -26,7 +26,8 @@ import {
   type ImageFormat,
 } from "./types.ts";
 
-type ImagescriptModule = typeof import("imagescript");
+/** The imagescript module, as loaded. */
+export type ImagescriptModule = typeof import("imagescript");
 
 let loading: Promise<ImagescriptModule> | undefined;
 let loaded: ImagescriptModule | undefined;
@@ -114,6 +115,8 @@ export class ImagescriptDecoder implements ImageDecoder {
   #limits: ImageLimits;
 
   /**
+   * Makes a decoder.
+   *
    * @param options Output channels and size limits.
    */
   constructor(options: ImagescriptDecoderOptions = {}) {
@@ -233,6 +236,8 @@ export class ImagescriptEncoder implements ImageEncoder {
   #pngCompression: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
   /**
+   * Makes an encoder.
+   *
    * @param options PNG compression level.
    */
   constructor(options: ImagescriptEncoderOptions = {}) {

@@ -113,6 +113,8 @@ export class CompositeDecoder implements ImageDecoder {
   #routes: Partial<Record<ImageFormat, ImageDecoder>>;
 
   /**
+   * Makes a decoder that routes by format.
+   *
    * @param routes The decoder for each format.
    */
   constructor(routes: Partial<Record<ImageFormat, ImageDecoder>>) {
@@ -188,6 +190,8 @@ export class CompositeEncoder implements ImageEncoder {
   #routes: Partial<Record<ImageFormat, ImageEncoder>>;
 
   /**
+   * Makes an encoder that routes by format.
+   *
    * @param routes The encoder for each format.
    */
   constructor(routes: Partial<Record<ImageFormat, ImageEncoder>>) {

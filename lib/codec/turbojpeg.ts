@@ -103,6 +103,8 @@ export class CodecUnavailableError extends Error {
   readonly tried: readonly string[];
 
   /**
+   * Makes the error.
+   *
    * @param message What was wrong and how to fix it.
    * @param options The names `tried` and an optional `cause`.
    */

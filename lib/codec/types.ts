@@ -74,6 +74,8 @@ export class DecodeError extends Error {
   readonly truncated: boolean;
 
   /**
+   * Makes the error.
+   *
    * @param message What was wrong.
    * @param options `truncated` and an optional `cause`.
    */
