@@ -107,9 +107,25 @@ export function frameDatagrams(
   return datagrams;
 }
 
-/** The wildcard address of the peer's family, so that any host is reachable. */
-function wildcardFor(peer: Endpoint): string {
-  return peer.hostname.includes(":") ? "::" : "0.0.0.0";
+/**
+ * Resolves the server's address and binds a local socket that can reach it:
+ * by default the wildcard address of its family, so that any host can be.
+ */
+async function openFor(
+  options: MessageClientOptions & { bindHostname?: string },
+  defaultPort: number,
+): Promise<{ socket: DatagramSocket; peer: Endpoint }> {
+  const peer = await resolveEndpoint({
+    hostname: options.hostname ?? DEFAULT_HOST,
+    port: options.port ?? defaultPort,
+  });
+  const socket = await openDatagramSocket({
+    hostname: options.bindHostname ??
+      (peer.hostname.includes(":") ? "::" : "0.0.0.0"),
+    port: 0,
+    implementation: options.socketImplementation ?? "auto",
+  });
+  return { socket, peer };
 }
 
 function checkChunkSize(chunkSize: number): void {
@@ -166,15 +182,7 @@ export class ClassicClient {
     options: ClassicClientOptions = {},
   ): Promise<ClassicClient> {
     checkChunkSize(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    const peer = await resolveEndpoint({
-      hostname: options.hostname ?? DEFAULT_HOST,
-      port: options.port ?? DEFAULT_IMAGE_PORT,
-    });
-    const socket = await openDatagramSocket({
-      hostname: options.bindHostname ?? wildcardFor(peer),
-      port: 0,
-      implementation: options.socketImplementation ?? "auto",
-    });
+    const { socket, peer } = await openFor(options, DEFAULT_IMAGE_PORT);
     return new ClassicClient(socket, peer, options);
   }
 
@@ -292,15 +300,7 @@ export class MessageClient {
   static async connect(
     options: MessageClientOptions = {},
   ): Promise<MessageClient> {
-    const peer = await resolveEndpoint({
-      hostname: options.hostname ?? DEFAULT_HOST,
-      port: options.port ?? DEFAULT_MESSAGE_PORT,
-    });
-    const socket = await openDatagramSocket({
-      hostname: wildcardFor(peer),
-      port: 0,
-      implementation: options.socketImplementation ?? "auto",
-    });
+    const { socket, peer } = await openFor(options, DEFAULT_MESSAGE_PORT);
     return new MessageClient(socket, peer, options);
   }
 

@@ -13,7 +13,7 @@ import type {
 } from "../codec/types.ts";
 import { createDecoder, type DecoderMode } from "../codec/select.ts";
 import { openDatagramSocket, receiveBufferWarning } from "../net/open.ts";
-import type { DatagramSocket, Endpoint } from "../net/types.ts";
+import type { DatagramBatch, DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_IMAGE_PORT,
@@ -384,10 +384,16 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     await this.close();
   }
 
-  async #receiveImages(): Promise<void> {
-    const socket = this.#images;
+  /**
+   * Receives batches on `socket` until it closes, calling `handle` for each
+   * datagram. Receive errors are reported and, so that a lasting one does
+   * not spin, followed by a short pause.
+   */
+  async #receiveLoop(
+    socket: DatagramSocket,
+    handle: (datagram: Uint8Array, batch: DatagramBatch, i: number) => void,
+  ): Promise<void> {
     const batch = socket.createBatch();
-    const reassembler = this.#reassembler;
     while (true) {
       let count: number;
       try {
@@ -395,29 +401,36 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       } catch (error) {
         if (this.#closed) return;
         this.#onError(asError(error));
-        // A lasting error must not spin: give timers and signals a turn.
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
       if (count === 0) return;
-      const now = performance.now();
       for (let i = 0; i < count; i++) {
         const offset = batch.offsets[i]!;
-        const events = reassembler.push(
+        handle(
           batch.buffer.subarray(offset, offset + batch.lengths[i]!),
-          batch.senderKeys[i]!,
-          now,
+          batch,
+          i,
         );
-        if (events.length === 0) continue;
-        for (const event of events) {
-          if (event.type === "frame") {
-            this.#accept(event, batch.senders[i]!);
-          } else {
-            this.#notify(this.#onDrop, event);
-          }
-        }
       }
     }
+  }
+
+  #receiveImages(): Promise<void> {
+    const reassembler = this.#reassembler;
+    let now = 0;
+    return this.#receiveLoop(this.#images, (datagram, batch, i) => {
+      // One clock reading per batch is precise enough for timeouts.
+      if (i === 0) now = performance.now();
+      const events = reassembler.push(datagram, batch.senderKeys[i]!, now);
+      for (const event of events) {
+        if (event.type === "frame") {
+          this.#accept(event, batch.senders[i]!);
+        } else {
+          this.#notify(this.#onDrop, event);
+        }
+      }
+    });
   }
 
   #accept(
@@ -525,34 +538,16 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     }
   }
 
-  async #receiveMessages(): Promise<void> {
+  #receiveMessages(): Promise<void> {
     const socket = this.#messages!;
-    const batch = socket.createBatch();
-    while (true) {
-      let count: number;
-      try {
-        count = await socket.receive(batch);
-      } catch (error) {
-        if (this.#closed) return;
-        this.#onError(asError(error));
-        // A lasting error must not spin: give timers and signals a turn.
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        continue;
-      }
-      if (count === 0) return;
-      for (let i = 0; i < count; i++) {
-        const offset = batch.offsets[i]!;
-        const { message, reply } = handleMessage(
-          batch.buffer.subarray(offset, offset + batch.lengths[i]!),
-          batch.senderKeys[i]!,
-        );
-        this.#messageCount++;
-        this.#notify(this.#onMessage, message);
-        socket.send(reply, batch.senders[i]!).catch((error) => {
-          if (!this.#closed) this.#onError(asError(error));
-        });
-      }
-    }
+    return this.#receiveLoop(socket, (datagram, batch, i) => {
+      const { message, reply } = handleMessage(datagram, batch.senderKeys[i]!);
+      this.#messageCount++;
+      this.#notify(this.#onMessage, message);
+      socket.send(reply, batch.senders[i]!).catch((error) => {
+        if (!this.#closed) this.#onError(asError(error));
+      });
+    });
   }
 }
 
