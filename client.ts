@@ -23,6 +23,7 @@ import {
   MAX_DATAGRAM_BYTES,
 } from "./lib/classic/constants.ts";
 import { ClassicClient } from "./lib/classic/client.ts";
+import { ReplyTimeoutError } from "./lib/classic/requester.ts";
 import { openFrameSource } from "./lib/frame_source.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { sleep } from "./lib/_sleep.ts";
@@ -44,6 +45,9 @@ Options:
   --host ADDR             server address (default ${DEFAULT_HOST})
   --port N                server image port (default ${DEFAULT_IMAGE_PORT})
   --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE})
+  --burst N               send at most N datagrams back to back, then pause 1 ms;
+                          for servers with small receive buffers, such as the
+                          tutorial's with large images (try 16; default: no pause)
   --single                send each image in one datagram (at most ${MAX_DATAGRAM_BYTES} bytes)
   --count N               frames to send (default: each file once; 1 pattern frame;
                           unlimited for
@@ -87,6 +91,7 @@ await runMain(async () => {
     host: { type: "string" },
     port: { type: "string" },
     "chunk-size": { type: "string" },
+    burst: { type: "string" },
     single: { type: "boolean", default: false },
     count: { type: "string" },
     fps: { type: "string" },
@@ -139,6 +144,7 @@ await runMain(async () => {
     live ? Infinity : Math.max(1, positionals.length),
     { min: 1 },
   );
+  const burst = intFlag("burst", values.burst, 0, { max: 1_000_000 });
   const fps = intFlag("fps", values.fps, 0, { min: 1, max: 1000 });
   const quality = intFlag("quality", values.quality, 95, { min: 1, max: 100 });
   const timeoutMs = intFlag("timeout", values.timeout, 2000, {
@@ -173,6 +179,7 @@ await runMain(async () => {
     chunkSize,
     timeoutMs,
     retries,
+    burst,
   });
 
   const stop = new AbortController();
@@ -209,6 +216,15 @@ await runMain(async () => {
         });
       } catch (error) {
         if (signal.aborted) break;
+        if (
+          error instanceof ReplyTimeoutError && burst === 0 &&
+          frame.bytes.length > 64 * chunkSize
+        ) {
+          throw new Error(
+            `${error.message} If it is up, it may be losing datagrams of this ${frame.bytes.length}-byte image (the tutorial's server does with large images): try --burst 16`,
+            { cause: error },
+          );
+        }
         if (error instanceof SendError) {
           throw new Error(sendErrorLine(error, chunkSize), { cause: error });
         }

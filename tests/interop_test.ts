@@ -7,7 +7,7 @@ import { ClassicClient, MessageClient } from "../lib/classic/client.ts";
 import { ClassicServer, type ReceivedFrame } from "../lib/classic/server.ts";
 import type { ReceivedMessage } from "../lib/classic/message.ts";
 import { missing } from "./_deps.ts";
-import { fixture, python, root } from "./_process.ts";
+import { fixture, python, root, script } from "./_process.ts";
 
 const ignore = missing("opencv");
 const FIXTURES = `${root}tests/fixtures`;
@@ -220,6 +220,51 @@ Deno.test({
         );
       }
       assert.match(server.stdout.join("\n"), /frame 1: 112525 bytes 640x427/);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "With --burst, our client gets a 528 KB image through the tutorial's server with its default buffer",
+  ignore,
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    try {
+      await using server = python("tutorial_server.py", [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--msg-port",
+        "0",
+        "--count",
+        "3",
+        "--out",
+        out,
+        "--timeout",
+        "20",
+      ]);
+      const ready = await server.waitFor(/^ready image=(\d+) msg=(\d+)$/);
+      await using client = script("client.ts", [
+        "--port",
+        ready[1]!,
+        "--burst",
+        "8",
+        "--count",
+        "3",
+        `${FIXTURES}/hubble_deep_field.jpg`,
+      ]);
+      assert.equal((await client.exit()).code, 0, client.stderr.join("\n"));
+      assert.equal((await server.exit()).code, 0, server.stderr.join("\n"));
+      for (const entry of Deno.readDirSync(out)) {
+        assert.deepEqual(
+          await Deno.readFile(`${out}/${entry.name}`),
+          fixture("hubble_deep_field.jpg"),
+        );
+      }
     } finally {
       await Deno.remove(out, { recursive: true });
     }

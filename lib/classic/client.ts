@@ -57,6 +57,14 @@ export interface ClassicClientOptions {
   retries?: number;
   /** Which datagram layer to use. @default {"auto"} */
   socketImplementation?: "auto" | "native" | "deno";
+  /**
+   * Sends at most this many datagrams back to back, then pauses a
+   * millisecond: for servers whose receive buffer cannot hold a whole
+   * image, such as the tutorial's. 0 sends a frame all at once.
+   *
+   * @default {0}
+   */
+  burst?: number;
 }
 
 /** Options for {@linkcode ClassicClient.send}. */
@@ -159,6 +167,7 @@ export class ClassicClient {
   readonly #chunkSize: number;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  readonly #burst: number;
 
   private constructor(
     socket: DatagramSocket,
@@ -170,6 +179,7 @@ export class ClassicClient {
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#retries = options.retries ?? 3;
+    this.#burst = options.burst ?? 0;
   }
 
   /**
@@ -209,6 +219,7 @@ export class ClassicClient {
       timeoutMs: this.#timeoutMs,
       retries: this.#retries,
       signal: options.signal,
+      burst: this.#burst,
     });
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { sleep } from "../_sleep.ts";
 import type { DatagramBatch, DatagramSocket, Endpoint } from "../net/types.ts";
 
 /**
@@ -53,6 +54,14 @@ export interface RequestOptions {
   retries: number;
   /** Stops waiting: the request rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /**
+   * Sends at most this many datagrams back to back, then pauses a
+   * millisecond, for receivers with small buffers, such as the tutorial's
+   * server. 0 sends them all at once.
+   *
+   * @default {0}
+   */
+  burst?: number;
 }
 
 const decoder = new TextDecoder();
@@ -120,7 +129,7 @@ export class Requester {
     // A reply that came in while nobody asked answers an earlier attempt.
     if (this.#pending?.settled) this.#pending = undefined;
     for (let attempt = 0; attempt <= options.retries; attempt++) {
-      await this.#socket.sendMany(datagrams, this.#peer);
+      await this.#send(datagrams, options.burst ?? 0, options.signal);
       const reply = await this.#reply(options.timeoutMs, options.signal);
       if (reply !== undefined) return reply;
     }
@@ -129,6 +138,21 @@ export class Requester {
       options.retries + 1,
       options.timeoutMs,
     );
+  }
+
+  async #send(
+    datagrams: readonly Uint8Array[],
+    burst: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (burst <= 0 || datagrams.length <= burst) {
+      return await this.#socket.sendMany(datagrams, this.#peer);
+    }
+    for (let i = 0; i < datagrams.length; i += burst) {
+      if (i > 0) await sleep(1, signal);
+      signal?.throwIfAborted();
+      await this.#socket.sendMany(datagrams.slice(i, i + burst), this.#peer);
+    }
   }
 
   #receive(): Promise<number> {
