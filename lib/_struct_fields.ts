@@ -48,8 +48,28 @@ function smallInt(value: unknown, op: FieldOp): number {
   throw notInteger();
 }
 
+/**
+ * Writes a safe integer as an 8-byte integer in two 32-bit halves, which
+ * avoids a BigInt allocation on the hot path.
+ */
+export function setSafeInt64(
+  view: DataView,
+  pos: number,
+  value: number,
+  le: boolean,
+): void {
+  if ((value | 0) === value) {
+    view.setInt32(le ? pos : pos + 4, value, le);
+    view.setInt32(le ? pos + 4 : pos, value >> 31, le);
+    return;
+  }
+  const high = Math.floor(value / TWO_32);
+  view.setUint32(le ? pos : pos + 4, value - high * TWO_32, le);
+  view.setUint32(le ? pos + 4 : pos, high >>> 0, le);
+}
+
 /** Writes one 8-byte integer field. */
-export function writeInt64(
+function writeInt64(
   view: DataView,
   pos: number,
   value: unknown,
@@ -62,16 +82,7 @@ export function writeInt64(
       // Every safe integer fits a signed or pointer field; only unsigned
       // fields reject negatives.
       if (value < op.min) throw outOfRange(op);
-      // Two 32-bit halves avoid a BigInt allocation on the hot path.
-      const le = op.littleEndian;
-      if ((value | 0) === value) {
-        view.setInt32(le ? pos : pos + 4, value, le);
-        view.setInt32(le ? pos + 4 : pos, value >> 31, le);
-        return;
-      }
-      const high = Math.floor(value / TWO_32);
-      view.setUint32(le ? pos : pos + 4, value - high * TWO_32, le);
-      view.setUint32(le ? pos + 4 : pos, high >>> 0, le);
+      setSafeInt64(view, pos, value, op.littleEndian);
       return;
     }
     big = BigInt(value);
@@ -118,7 +129,7 @@ function floatValue(value: unknown): number {
  * Python's truth value of a JavaScript value: empty containers, zero, null
  * and undefined are false; NaN is true, as it is in Python.
  */
-function isTruthy(value: unknown): boolean {
+export function isTruthy(value: unknown): boolean {
   switch (typeof value) {
     case "boolean":
       return value;

@@ -54,8 +54,6 @@ export interface CompiledFormat {
   /** How many values pack takes and unpack returns. */
   readonly itemCount: number;
   readonly ops: readonly FieldOp[];
-  /** The one field of a format that is a single 8-byte integer, such as `l`. */
-  readonly single: FieldOp | undefined;
 }
 
 interface Entry {
@@ -217,13 +215,7 @@ export function compileFormat(format: string): CompiledFormat {
       itemCount += repeat;
     }
   }
-  const first = ops[0];
-  const single = ops.length === 1 && first !== undefined &&
-      first.repeat === 1 && first.offset === 0 &&
-      (first.kind === Kind.Int64 || first.kind === Kind.Uint64)
-    ? first
-    : undefined;
-  return { size, itemCount, ops, single };
+  return { size, itemCount, ops };
 }
 
 function op(

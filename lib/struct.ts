@@ -64,13 +64,13 @@
 
 import { type CompiledFormat, compileFormat } from "./_struct_format.ts";
 import { StructError } from "./_struct_error.ts";
-import {
-  readFields,
-  type StructValue,
-  writeFields,
-  writeInt64,
-} from "./_struct_fields.ts";
+import { readFields, type StructValue, writeFields } from "./_struct_fields.ts";
 import { pool, POOL_MAX_RESULT } from "./_struct_pool.ts";
+import {
+  type FastPack,
+  type FastUnpack,
+  generateCodecs,
+} from "./_struct_codegen.ts";
 
 export { StructError };
 export type { StructValue };
@@ -84,6 +84,25 @@ const SCRATCH_BYTES = 64;
 const scratch = new ArrayBuffer(SCRATCH_BYTES);
 const scratchView = new DataView(scratch);
 const scratchBytes = new Uint8Array(scratch);
+
+/**
+ * A compiled format with its generated pack and unpack functions, which
+ * formats with many values do not have.
+ */
+interface Format extends CompiledFormat {
+  readonly fastPack: FastPack | undefined;
+  readonly fastUnpack: FastUnpack | undefined;
+}
+
+function prepare(format: string): Format {
+  const compiled = compileFormat(format);
+  const codecs = generateCodecs(compiled);
+  return {
+    ...compiled,
+    fastPack: codecs?.pack,
+    fastUnpack: codecs?.unpack,
+  };
+}
 
 function bytesOf(buffer: StructBuffer, what: string): Uint8Array {
   if (buffer instanceof Uint8Array) return buffer;
@@ -109,24 +128,28 @@ function checkOffset(offset: number): void {
 }
 
 function unpackAt(
-  compiled: CompiledFormat,
+  compiled: Format,
   bytes: Uint8Array,
   start: number,
 ): StructValue[] {
-  const out: StructValue[] = [];
   const size = compiled.size;
+  const fast = compiled.fastUnpack;
   if (size <= SCRATCH_BYTES) {
     for (let k = 0; k < size; k++) scratchBytes[k] = bytes[start + k]!;
+    if (fast !== undefined) return fast(scratchView, scratchBytes, 0);
+    const out: StructValue[] = [];
     readFields(compiled.ops, scratchView, scratchBytes, 0, out);
-  } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    readFields(compiled.ops, view, bytes, start, out);
+    return out;
   }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (fast !== undefined) return fast(view, bytes, start);
+  const out: StructValue[] = [];
+  readFields(compiled.ops, view, bytes, start, out);
   return out;
 }
 
 function* iterate(
-  compiled: CompiledFormat,
+  compiled: Format,
   bytes: Uint8Array,
 ): Generator<StructValue[], void, undefined> {
   for (let pos = 0; pos + compiled.size <= bytes.byteLength;) {
@@ -136,7 +159,7 @@ function* iterate(
 }
 
 function packValues(
-  compiled: CompiledFormat,
+  compiled: Format,
   values: readonly unknown[],
 ): Uint8Array {
   if (values.length !== compiled.itemCount) {
@@ -145,23 +168,25 @@ function packValues(
     );
   }
   const size = compiled.size;
+  const fast = compiled.fastPack;
   if (size > POOL_MAX_RESULT) {
     const bytes = new Uint8Array(size);
-    writeFields(compiled.ops, new DataView(bytes.buffer), bytes, 0, values, 0);
+    const view = new DataView(bytes.buffer);
+    if (fast === undefined || !fast(view, bytes, 0, values)) {
+      writeFields(compiled.ops, view, bytes, 0, values, 0);
+    }
     return bytes;
   }
   const start = pool.reserve(size);
-  const single = compiled.single;
-  if (single !== undefined) {
-    writeInt64(pool.view, start, values[0], single);
-  } else {
+  if (fast === undefined || !fast(pool.view, pool.bytes, start, values)) {
+    // The generic path rewrites what the fast one wrote before it gave up.
     writeFields(compiled.ops, pool.view, pool.bytes, start, values, 0);
   }
   return new Uint8Array(pool.buffer, start, size);
 }
 
 function packValuesInto(
-  compiled: CompiledFormat,
+  compiled: Format,
   buffer: StructBuffer,
   offset: number,
   values: readonly unknown[],
@@ -195,22 +220,27 @@ function packValuesInto(
       } bytes for packing ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
     );
   }
+  const fast = compiled.fastPack;
   if (size <= SCRATCH_BYTES) {
     for (let k = 0; k < size; k++) scratchBytes[k] = 0;
     try {
-      writeFields(compiled.ops, scratchView, scratchBytes, 0, values, 0);
+      if (fast === undefined || !fast(scratchView, scratchBytes, 0, values)) {
+        writeFields(compiled.ops, scratchView, scratchBytes, 0, values, 0);
+      }
     } finally {
       for (let k = 0; k < size; k++) bytes[offset + k] = scratchBytes[k]!;
     }
   } else {
     bytes.fill(0, offset, offset + size);
     const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-    writeFields(compiled.ops, view, bytes, offset, values, 0);
+    if (fast === undefined || !fast(view, bytes, offset, values)) {
+      writeFields(compiled.ops, view, bytes, offset, values, 0);
+    }
   }
 }
 
 function unpackValues(
-  compiled: CompiledFormat,
+  compiled: Format,
   buffer: StructBuffer,
 ): StructValue[] {
   const bytes = bytesOf(buffer, "unpack");
@@ -223,7 +253,7 @@ function unpackValues(
 }
 
 function unpackValuesFrom(
-  compiled: CompiledFormat,
+  compiled: Format,
   buffer: StructBuffer,
   offset: number,
 ): StructValue[] {
@@ -255,7 +285,7 @@ function unpackValuesFrom(
 }
 
 function iterUnpackValues(
-  compiled: CompiledFormat,
+  compiled: Format,
   buffer: StructBuffer,
 ): IterableIterator<StructValue[]> {
   const bytes = bytesOf(buffer, "unpack");
@@ -291,7 +321,7 @@ function iterUnpackValues(
  */
 export class Struct {
   readonly #format: string;
-  readonly #compiled: CompiledFormat;
+  readonly #compiled: Format;
 
   /**
    * Compiles a format string.
@@ -310,7 +340,7 @@ export class Struct {
       );
     }
     this.#format = format;
-    this.#compiled = compileFormat(format);
+    this.#compiled = prepare(format);
   }
 
   /**
@@ -469,9 +499,9 @@ export class Struct {
 
 // CPython's _struct keeps at most 100 formats and clears them all when full.
 const MAX_CACHED = 100;
-const cache = new Map<string, CompiledFormat>();
+const cache = new Map<string, Format>();
 
-function compiled(format: string): CompiledFormat {
+function compiled(format: string): Format {
   let found = cache.get(format);
   if (found === undefined) {
     if (typeof format !== "string") {
@@ -479,7 +509,7 @@ function compiled(format: string): CompiledFormat {
         `Cannot compile struct format: expected a string, got ${typeof format}`,
       );
     }
-    found = compileFormat(format);
+    found = prepare(format);
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(format, found);
   }

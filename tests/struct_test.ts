@@ -590,3 +590,143 @@ function padded(bytes: Uint8Array, length: number): Uint8Array {
   out.set(bytes);
   return out;
 }
+
+// Formats of up to 64 values run generated code; more run the generic loops.
+// Appending 65 `?` fields (no alignment, never failing) to a format keeps its
+// layout but makes it generic, so the two paths can be compared on anything.
+const GENERIC_TAIL = "65?";
+const tail = (): unknown[] => new Array(65).fill(false);
+
+function outcome(fn: () => unknown): unknown {
+  try {
+    return { value: fn() };
+  } catch (error) {
+    assert.ok(error instanceof Error);
+    return { error: error.constructor.name, message: error.message };
+  }
+}
+
+Deno.test("generated pack and unpack match the generic path on any values", () => {
+  const value = fc.oneof(
+    fc.constantFrom<unknown>(
+      0,
+      -0,
+      NaN,
+      Infinity,
+      -Infinity,
+      0.5,
+      -1,
+      127,
+      128,
+      255,
+      256,
+      -129,
+      32767,
+      65536,
+      2 ** 31,
+      2 ** 32,
+      -(2 ** 31) - 1,
+      2 ** 53,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+      1e300,
+      65520,
+      -(2n ** 63n) - 1n,
+      2n ** 64n,
+      2n ** 63n,
+      -1n,
+      5n,
+      true,
+      false,
+      null,
+      undefined,
+      "",
+      "x",
+      {},
+      [],
+    ),
+    fc.integer(),
+    fc.double(),
+    fc.bigInt({ min: -(2n ** 65n), max: 2n ** 65n }),
+    fc.uint8Array({ maxLength: 6 }),
+  );
+  const item = fc.tuple(
+    fc.constantFrom("", "", "1", "2", "3", "0"),
+    fc.constantFrom(..."xcbB?hHiIlLqQnNefdspP"),
+  );
+  const format = fc.tuple(
+    fc.constantFrom("", "@", "=", "<", ">", "!"),
+    fc.array(item, { maxLength: 8 }),
+  ).map(([prefix, items]) => {
+    const native = prefix === "" || prefix === "@";
+    const body = items.filter(([, c]) => native || !"nNP".includes(c))
+      .map(([n, c]) => n + c).join("");
+    return prefix + body;
+  });
+  fc.assert(
+    fc.property(
+      format,
+      fc.array(value, { minLength: 64, maxLength: 64 }),
+      fc.uint8Array({ minLength: 600, maxLength: 600 }),
+      fc.integer({ min: 0, max: 8 }),
+      (fmt, pool, random, offset) => {
+        const fast = new Struct(fmt);
+        const slow = new Struct(fmt + GENERIC_TAIL);
+        const values = pool.slice(0, countItems(fmt));
+        const packed = outcome(() => [...fast.pack(...values)]);
+        const packedSlow = outcome(() =>
+          [...slow.pack(...values, ...tail())].slice(0, fast.size)
+        );
+        assert.deepEqual(packed, packedSlow);
+
+        const a = random.slice(0, fast.size + 80);
+        const b = a.slice();
+        const into = outcome(() => fast.packInto(a, offset, ...values));
+        const intoSlow = outcome(() =>
+          slow.packInto(b, offset, ...values, ...tail())
+        );
+        assert.deepEqual(into, intoSlow);
+        assert.deepEqual(
+          a.subarray(0, offset + fast.size),
+          b.subarray(0, offset + fast.size),
+        );
+
+        const bytes = random.slice(0, fast.size);
+        const wide = new Uint8Array(slow.size);
+        wide.set(bytes);
+        assert.deepEqual(
+          fast.unpack(bytes),
+          slow.unpack(wide).slice(0, -65),
+        );
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+function countItems(format: string): number {
+  let count = 0;
+  for (const [, digits, char] of format.matchAll(/(\d*)([a-zA-Z?])/g)) {
+    if (char === "x") continue;
+    count += char === "s" || char === "p" ? 1 : Number(digits || 1);
+  }
+  return count;
+}
+
+Deno.test("generated pack copies bytes that overlap the target like the generic path", () => {
+  // Sizes above 64 bytes write straight into the target on both paths.
+  for (const size of [1, 70]) {
+    const fast = new Struct(`<${size}s 64x`);
+    const slow = new Struct(`<${size}s${GENERIC_TAIL}`);
+    const a = Uint8Array.from({ length: size + 80 }, (_, i) => i + 1);
+    const b = a.slice();
+    fast.packInto(a, 2, a.subarray(0, size));
+    slow.packInto(b, 2, b.subarray(0, size), ...tail());
+    assert.deepEqual(a.subarray(0, size + 2), b.subarray(0, size + 2));
+    const c = a.slice();
+    const d = a.slice();
+    fast.packInto(c, 0, c.subarray(2, size + 2));
+    slow.packInto(d, 0, d.subarray(2, size + 2), ...tail());
+    assert.deepEqual(c.subarray(0, size), d.subarray(0, size));
+  }
+});
