@@ -183,7 +183,7 @@ function checkOptions(options: FfmpegArgsOptions): void {
  * @param quality 1 (smallest) to 100 (best).
  * @returns The `-q:v` value, 2 to 31.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { qscaleOf } from "./ffmpeg.ts";
  * console.log(qscaleOf(100), qscaleOf(80), qscaleOf(1)); // 2 8 31
@@ -201,7 +201,7 @@ export function qscaleOf(quality: number): number {
  * @returns The width and height.
  * @throws {RangeError} When `text` is not two positive integers joined by `x`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { parseFrameSize } from "./ffmpeg.ts";
  * console.log(parseFrameSize("1280x720")); // { width: 1280, height: 720 }

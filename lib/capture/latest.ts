@@ -42,7 +42,7 @@ export class LatestSlot<T> {
    *
    * @returns The number of dropped values.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { LatestSlot } from "./latest.ts";
    * const slot = new LatestSlot<number>();
@@ -60,7 +60,7 @@ export class LatestSlot<T> {
    *
    * @returns True once ended.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { LatestSlot } from "./latest.ts";
    * const slot = new LatestSlot<number>();
@@ -79,7 +79,7 @@ export class LatestSlot<T> {
    *
    * @param value The newest value.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { LatestSlot } from "./latest.ts";
    * const slot = new LatestSlot<number>();
@@ -108,7 +108,7 @@ export class LatestSlot<T> {
    * @returns The newest value not taken yet, or `undefined` once ended.
    * @throws {TypeError} When another `take` is still waiting.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { LatestSlot } from "./latest.ts";
    * const slot = new LatestSlot<number>();
@@ -168,7 +168,7 @@ export class LatestSlot<T> {
   /**
    * Drops the held value, if any, without counting it as stale.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { LatestSlot } from "./latest.ts";
    * const slot = new LatestSlot<number>();

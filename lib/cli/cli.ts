@@ -12,7 +12,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
  * A mistake on the command line. {@linkcode runMain} prints its message and
  * exits with code 2.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { UsageError } from "./cli.ts";
  * console.log(new UsageError("--count must be a positive integer, got 'x'").name);
@@ -37,7 +37,7 @@ export class UsageError extends Error {
  * @param options The flags: a `parseArgs` options map.
  * @returns The parsed values and positionals.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { parseFlags } from "./cli.ts";
  * const { values } = parseFlags(["--port", "9999"], { port: { type: "string" } });
@@ -80,7 +80,7 @@ export interface IntRange {
  * @param range Bounds.
  * @returns The integer.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { intFlag } from "./cli.ts";
  * console.log(intFlag("port", "9999", 9999, { max: 65535 })); // 9999
@@ -115,7 +115,7 @@ export function intFlag(
  * @param choices The allowed words; the first is the default.
  * @returns The word.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { choiceFlag } from "./cli.ts";
  * console.log(choiceFlag("encode", "png", ["jpg", "png"] as const)); // "png"
@@ -139,7 +139,7 @@ export function choiceFlag<const T extends string>(
  * @param error What was thrown.
  * @returns Its message on one line.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { errorLine } from "./cli.ts";
  * console.log(errorLine(new Error("Cannot read x.jpg:\nNo such file"))); // "Cannot read x.jpg: No such file"
@@ -158,7 +158,7 @@ export function errorLine(error: unknown): string {
  * @param main The script's body; its result is the exit code.
  * @returns Never: it exits.
  *
- * @example
+ * @example Usage
  * ```ts ignore
  * import { runMain } from "./cli.ts";
  * await runMain(async () => {
@@ -188,7 +188,7 @@ export async function runMain(
  * @param handler What to do; called once per signal.
  * @returns A function that removes the listeners.
  *
- * @example
+ * @example Usage
  * ```ts ignore
  * import { onShutdown } from "./cli.ts";
  * const remove = onShutdown(() => console.log("bye"));
@@ -215,7 +215,7 @@ export function onShutdown(handler: () => void): () => void {
  * the terminal: at most `perSecond` lines a second, then one line that says
  * how many were held back.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { LogLimiter } from "./cli.ts";
  * const log = new LogLimiter(2);

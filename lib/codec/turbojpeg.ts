@@ -58,7 +58,7 @@ function installCommand(os: typeof Deno.build.os): string {
  * `libturbojpeg.so.0` and `libturbojpeg.so` on Linux, the Homebrew dylibs on
  * macOS, `turbojpeg.dll` on Windows.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { TURBOJPEG_LIBRARY_NAMES } from "./turbojpeg.ts";
  * console.log(TURBOJPEG_LIBRARY_NAMES.join(", "));
@@ -73,7 +73,7 @@ export const TURBOJPEG_LIBRARY_NAMES: readonly string[] = libraryNames(
  * `apt-get install libturbojpeg0` on Linux or `brew install jpeg-turbo` on
  * macOS.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { TURBOJPEG_INSTALL_COMMAND } from "./turbojpeg.ts";
  * console.log(`libturbojpeg not found: ${TURBOJPEG_INSTALL_COMMAND}`);

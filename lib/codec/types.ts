@@ -126,7 +126,7 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
  * @param format An image format.
  * @returns `jpg` or `png`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { extensionOf } from "./types.ts";
  * console.log(extensionOf("jpeg")); // "jpg"

@@ -81,7 +81,7 @@ const FALLBACK = GLYPH_ROWS["?"] as readonly number[];
  * @param char One character.
  * @returns Seven rows of five bits, top first.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { glyph } from "./_font.ts";
  * console.log(glyph("1")[0]?.toString(2)); // "100"
@@ -98,7 +98,7 @@ export function glyph(char: string): readonly number[] {
  * @param scale Pixels per font pixel.
  * @returns The width in pixels.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { textWidth } from "./_font.ts";
  * console.log(textWidth("42", 2)); // 22

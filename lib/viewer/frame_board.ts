@@ -155,7 +155,7 @@ export class FrameBoard {
    * @param nowMs When it arrived.
    * @returns The sequence number given to the frame.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FrameBoard } from "./frame_board.ts";
    * const board = new FrameBoard();
@@ -196,7 +196,7 @@ export class FrameBoard {
    * @param sender A sender, `host:port`; omit it for the default sender.
    * @returns The entry, or `undefined` when that sender has sent nothing.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FrameBoard } from "./frame_board.ts";
    * console.log(new FrameBoard().newest()); // undefined
@@ -212,7 +212,7 @@ export class FrameBoard {
    * @param nowMs The current time.
    * @returns Frames and bytes per second over the window.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FrameBoard } from "./frame_board.ts";
    * console.log(new FrameBoard().rate(0).perSecond); // 0
@@ -228,7 +228,7 @@ export class FrameBoard {
    * @param nowMs The current time.
    * @returns One entry per remembered sender.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FrameBoard } from "./frame_board.ts";
    * console.log(new FrameBoard().senderStats(0).length); // 0

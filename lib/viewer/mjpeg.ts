@@ -33,7 +33,7 @@ const decoder = new TextDecoder();
  * @param boundary The multipart boundary.
  * @returns The media type with its boundary parameter.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { mjpegContentType } from "./mjpeg.ts";
  * console.log(mjpegContentType()); // "multipart/x-mixed-replace; boundary=udpimg-frame"
@@ -69,7 +69,7 @@ export interface PartHeadOptions {
  * @param options Whether it is the first part, and the boundary.
  * @returns The encoded head.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { encodePartHead } from "./mjpeg.ts";
  * const head = encodePartHead("image/jpeg", 1234, { first: true });
@@ -100,7 +100,7 @@ export function encodePartHead(
  * @param boundary The multipart boundary.
  * @returns The encoded delimiter line.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { encodePartTail } from "./mjpeg.ts";
  * console.log(JSON.stringify(new TextDecoder().decode(encodePartTail()))); // "\r\n--udpimg-frame\r\n"

@@ -58,7 +58,7 @@ export const PAGE_CSP =
  * @param options Title, hints and poll interval.
  * @returns The HTML document.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { renderPage } from "./page.ts";
  * const html = renderPage({ title: "camera 1" });

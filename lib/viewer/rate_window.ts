@@ -77,7 +77,7 @@ export class RateWindow {
    * @param nowMs The time of the event, in milliseconds on any monotonic clock.
    * @param bytes The size of the event.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { RateWindow } from "./rate_window.ts";
    * const window = new RateWindow();

@@ -278,7 +278,7 @@ export class Viewer implements AsyncDisposable {
    *
    * @param frame A whole received image; its `bytes` must not be reused.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { Viewer } from "./viewer.ts";
    * await using viewer = new Viewer();
@@ -298,7 +298,7 @@ export class Viewer implements AsyncDisposable {
    * @param value The parsed JSON message.
    * @param sender Who sent it, `host:port`.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { Viewer } from "./viewer.ts";
    * await using viewer = new Viewer();
@@ -318,7 +318,7 @@ export class Viewer implements AsyncDisposable {
    * default one.
    * @returns Totals, rates, per-sender statistics and the last message.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { Viewer } from "./viewer.ts";
    * await using viewer = new Viewer();
@@ -367,7 +367,7 @@ export class Viewer implements AsyncDisposable {
    *
    * @returns Settles when the server has stopped, or after that second.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { Viewer } from "./viewer.ts";
    * const viewer = new Viewer();
