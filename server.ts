@@ -18,6 +18,7 @@ import type { DropEvent, StrayEvent } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
 import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
+import { DEFAULT_RECEIVE_BUFFER_BYTES } from "./lib/net/open.ts";
 import {
   choiceFlag,
   errorLine,
@@ -155,10 +156,15 @@ await runMain(async () => {
     64 * 1024 * 1024,
     { min: 1, max: 2 ** 31 },
   );
-  const receiveBufferBytes = intFlag("rcvbuf", values.rcvbuf, 4 * 1024 * 1024, {
-    min: 1024,
-    max: 2 ** 31 - 1,
-  });
+  const receiveBufferBytes = intFlag(
+    "rcvbuf",
+    values.rcvbuf,
+    DEFAULT_RECEIVE_BUFFER_BYTES,
+    {
+      min: 1024,
+      max: 2 ** 31 - 1,
+    },
+  );
   const decoderMode: DecoderMode = choiceFlag("decoder", values.decoder, [
     "auto",
     "native",

@@ -12,7 +12,11 @@ import type {
   ImageFormat,
 } from "../codec/types.ts";
 import { createDecoder, type DecoderMode } from "../codec/select.ts";
-import { openDatagramSocket, receiveBufferWarning } from "../net/open.ts";
+import {
+  DEFAULT_RECEIVE_BUFFER_BYTES,
+  openDatagramSocket,
+  receiveBufferWarning,
+} from "../net/open.ts";
 import type { DatagramBatch, DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_HOST,
@@ -148,7 +152,6 @@ interface Pending {
 }
 
 const REPLY = new TextEncoder().encode(IMAGE_REPLY);
-const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 /** Held replies beyond this are not sent: such senders do not wait anyway. */
 const MAX_HELD_REPLIES = 256;
 
@@ -218,7 +221,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       ),
     });
     this.#askedReceiveBuffer = options.receiveBufferBytes ??
-      DEFAULT_RECEIVE_BUFFER;
+      DEFAULT_RECEIVE_BUFFER_BYTES;
     this.#decoder = decoder;
     this.#maxPending = options.maxPendingFrames ?? 16;
     this.#maxQueued = Math.max(
@@ -238,7 +241,11 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     };
     const timeoutMs = options.timeoutMs ?? 3000;
     this.#sweeper = setInterval(
-      () => this.#report(this.#reassembler.sweep(performance.now())),
+      () => {
+        for (const event of this.#reassembler.sweep(performance.now())) {
+          if (event.type !== "frame") this.#notify(this.#onDrop, event);
+        }
+      },
       Math.max(10, Math.min(timeoutMs / 2, 500)),
     );
     this.#loops = [this.#receiveImages()];
@@ -259,7 +266,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     const images = await openDatagramSocket({
       hostname,
       port: options.port ?? DEFAULT_IMAGE_PORT,
-      receiveBufferBytes: options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER,
+      receiveBufferBytes: options.receiveBufferBytes ??
+        DEFAULT_RECEIVE_BUFFER_BYTES,
       implementation,
     });
     let messages: DatagramSocket | undefined;
@@ -529,14 +537,6 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     this.#images.send(REPLY, to).catch((error) => {
       if (!this.#closed) this.#onError(asError(error));
     });
-  }
-
-  #report(
-    events: readonly (DropEvent | StrayEvent | { type: "frame" })[],
-  ): void {
-    for (const event of events) {
-      if (event.type !== "frame") this.#notify(this.#onDrop, event);
-    }
   }
 
   #receiveMessages(): Promise<void> {
