@@ -26,6 +26,18 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 /** Receive buffer size past `rmem_max`; needs CAP_NET_ADMIN. */
 export const SO_RCVBUFFORCE = 33;
+/** UDP-level options. */
+export const SOL_UDP = 17;
+/**
+ * Send option (a `u16` control message): the kernel cuts the payload into
+ * datagrams of this size, the last one possibly shorter (Linux 4.18).
+ */
+export const UDP_SEGMENT = 103;
+/**
+ * Receive option: the kernel may hand over equal-size datagrams of one flow
+ * as one buffer, with their size in a control message (Linux 5.0).
+ */
+export const UDP_GRO = 104;
 /** IPv6-level options. */
 export const IPPROTO_IPV6 = 41;
 /** Whether an IPv6 socket refuses IPv4-mapped traffic. */
@@ -131,6 +143,7 @@ export function nativeSupported(): boolean {
 const ERRNO: Record<number, readonly [code: string, text: string]> = {
   1: ["EPERM", "operation not permitted"],
   4: ["EINTR", "interrupted"],
+  5: ["EIO", "input/output error"],
   9: ["EBADF", "bad file descriptor"],
   11: ["EAGAIN", "resource temporarily unavailable"],
   12: ["ENOMEM", "out of memory"],
@@ -173,7 +186,12 @@ export function errnoText(errno: number): string {
 /** Linux errno values the socket code branches on. */
 export const Errno = {
   EINTR: 4,
+  EIO: 5,
   EAGAIN: 11,
+  EINVAL: 22,
+  ENOPROTOOPT: 92,
+  EMSGSIZE: 90,
+  EOPNOTSUPP: 95,
   ENOBUFS: 105,
 } as const;
 
