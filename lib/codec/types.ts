@@ -52,7 +52,10 @@ export interface ImageEncoder {
   readonly name: string;
   /** Whether this encoder can produce `format`. */
   supports(format: ImageFormat): boolean;
-  /** Encodes `image`. */
+  /**
+   * Encodes `image`. The encoder may read `image.data` until the promise
+   * settles, with no copy: leave the pixels unchanged until then.
+   */
   encode(image: DecodedImage, options: EncodeOptions): Promise<Uint8Array>;
   /** Releases native resources, if any. */
   close(): void;
