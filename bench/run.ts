@@ -64,7 +64,7 @@ Options:
   --quick             one run per row, ${QUICK_SIZES.join(",")} only, short
                       GStreamer and limit runs, no struct section (under 2 minutes)
   --runs K            runs per row; the tables show medians (default 5, quick 1)
-  --frames N          frames per stop-and-wait run (default 300, quick 60)
+  --frames N          frames per stop-and-wait run (default 1000, quick 150)
   --sizes LIST        frame sizes, comma-separated (default ${SIZES.join(",")})
   --peers LIST        tutorial,tutorial-rcvbuf,gstreamer,ours (default all)
   --chunk-sizes LIST  datagram sizes for the sweep (default ${
@@ -573,7 +573,7 @@ async function main(): Promise<number> {
   const settings: Settings = {
     quick,
     runs: positive("--runs", values.runs, quick ? 1 : 5),
-    frames: positive("--frames", values.frames, quick ? 60 : 300),
+    frames: positive("--frames", values.frames, quick ? 150 : 1000),
   };
   const sizes = list(values.sizes) ?? [...(quick ? QUICK_SIZES : SIZES)];
   for (const size of sizes) {
