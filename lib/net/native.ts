@@ -20,8 +20,8 @@
  * a run as one buffer, which {@linkcode DatagramSocket.receive} splits back
  * into its datagrams. On loopback, where no card cuts anything, a run sent
  * with `UDP_SEGMENT` reaches a `UDP_GRO` socket whole. When a path refuses
- * segmentation (`EINVAL` or `EIO`, as past its MTU), the socket sends one
- * datagram per message from then on.
+ * segmentation (a datagram size past its MTU, say, or no checksum offload),
+ * the socket sends one datagram per message from then on.
  *
  * Sending runs `sendmmsg(MSG_DONTWAIT)` on the calling thread: it never
  * blocks the event loop, and it measured 2 to 4 times the datagrams per
