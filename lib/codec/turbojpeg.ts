@@ -5,9 +5,11 @@
  * Decode and encode run on Deno's blocking thread pool (`nonblocking: true`),
  * so the event loop keeps receiving datagrams while a frame is being coded
  * (a decoder made with `background: false` decodes on the main thread).
- * Each concurrent call gets its own TurboJPEG handle from a small pool; every
- * handle owns an input buffer that the caller's bytes are copied into first,
- * so a receiver may reuse its buffer as soon as `decode` returns a promise.
+ * Each concurrent call gets its own TurboJPEG handle from a small pool. A
+ * decoding handle owns an input buffer that the caller's bytes are copied
+ * into first, so a receiver may reuse its buffer as soon as `decode` returns
+ * a promise; an encode reads the caller's pixels in place (a 720p frame is
+ * 3.7 MB), so they must stay unchanged until it settles.
  *
  * @module
  */

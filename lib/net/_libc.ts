@@ -189,8 +189,8 @@ export const Errno = {
   EIO: 5,
   EAGAIN: 11,
   EINVAL: 22,
-  ENOPROTOOPT: 92,
   EMSGSIZE: 90,
+  ENOPROTOOPT: 92,
   EOPNOTSUPP: 95,
   ENOBUFS: 105,
 } as const;
