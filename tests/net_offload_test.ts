@@ -224,3 +224,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "openDatagramSocket passes offload: false to a native socket, which then takes one datagram per message",
+  ignore,
+  async fn() {
+    const sender = await openDatagramSocket({
+      hostname: "127.0.0.1",
+      port: 0,
+      implementation: "native",
+      offload: false,
+    });
+    const receiver = await openDatagramSocket({
+      hostname: "127.0.0.1",
+      port: 0,
+      implementation: "native",
+      offload: false,
+    });
+    try {
+      // 200 chunks: offloaded, a receive could hand out up to 1024 of them.
+      const lengths = Array<number>(200).fill(1024);
+      const receives = await roundTrip(sender, receiver, lengths);
+      const largest = Math.max(...receives);
+      assert.ok(largest <= 64, `a receive returned ${largest} datagrams`);
+    } finally {
+      sender.close();
+      receiver.close();
+    }
+  },
+});

@@ -35,6 +35,16 @@ export interface OpenDatagramSocketOptions {
    * @default {"auto"}
    */
   implementation?: "auto" | "native" | "deno";
+  /**
+   * Whether a native socket uses UDP segmentation offload (`UDP_SEGMENT`,
+   * `UDP_GRO`). The datagrams on the wire are the same either way, but a
+   * capture on the loopback interface shows each offloaded run as one large
+   * packet; turn it off to see them one by one. The `deno` implementation
+   * never offloads.
+   *
+   * @default {true}
+   */
+  offload?: boolean;
 }
 
 /**
@@ -68,6 +78,7 @@ export async function openDatagramSocket(
     port,
     receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
     implementation = "auto",
+    offload = true,
   } = options;
   if (!["auto", "native", "deno"].includes(implementation)) {
     throw new TypeError(
@@ -81,7 +92,7 @@ export async function openDatagramSocket(
   const native = implementation === "native" ||
     (implementation === "auto" && loadLibc() !== undefined);
   return native
-    ? openNativeDatagramSocket({ hostname, port, receiveBufferBytes })
+    ? openNativeDatagramSocket({ hostname, port, receiveBufferBytes, offload })
     : openDenoDatagramSocket({ hostname, port, receiveBufferBytes });
 }
 
