@@ -14,11 +14,15 @@ import {
 } from "./lib/codec/select.ts";
 import { extensionOf } from "./lib/codec/types.ts";
 import type { ReceivedMessage } from "./lib/classic/message.ts";
-import type { DropEvent, StrayEvent } from "./lib/classic/reassembler.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  type DropEvent,
+  type StrayEvent,
+} from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
 import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
-import { DEFAULT_RECEIVE_BUFFER_BYTES } from "./lib/net/open.ts";
+import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
 import {
   choiceFlag,
   errorLine,
@@ -49,8 +53,8 @@ Options:
   --out DIR               save each frame's bytes, as received, as DIR/000001.jpg, …
   --count N               exit after N whole frames
   --timeout MS            drop a partial frame silent for this long (default 3000)
-  --max-frame-bytes N     largest frame a header may announce (default 67108864)
-  --rcvbuf BYTES          kernel receive buffer to ask for (default 4194304)
+  --max-frame-bytes N     largest frame a header may announce (default ${DEFAULT_MAX_FRAME_BYTES})
+  --rcvbuf BYTES          kernel receive buffer to ask for (default ${DEFAULT_RECEIVE_BUFFER_BYTES})
   --decoder MODE          auto, native, imagescript or none (default auto)
   --view PORT             serve a live viewer at http://127.0.0.1:PORT (0 picks a free port)
   --view-host ADDR        address for the viewer (default 127.0.0.1; anyone who
@@ -71,14 +75,6 @@ function summary(stats: ServerStats): string {
   return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
     stats.seconds.toFixed(2)
   } fps=${fps.toFixed(1)}${extra}`;
-}
-
-/** `host:port`, with IPv6 hosts in brackets. */
-function hostPort(addr: { hostname: string; port: number }): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${host}:${addr.port}`;
 }
 
 /** An address a local client can send to: loopback for a wildcard bind. */
@@ -153,7 +149,7 @@ await runMain(async () => {
   const maxFrameBytes = intFlag(
     "max-frame-bytes",
     values["max-frame-bytes"],
-    64 * 1024 * 1024,
+    DEFAULT_MAX_FRAME_BYTES,
     { min: 1, max: 2 ** 31 },
   );
   const receiveBufferBytes = intFlag(
@@ -225,7 +221,7 @@ await runMain(async () => {
   );
   const image = server.imageAddr;
   const msg = server.messageAddr!;
-  console.log(`ready image=${hostPort(image)} msg=${hostPort(msg)}`);
+  console.log(`ready image=${endpointKey(image)} msg=${endpointKey(msg)}`);
   const granted = server.receiveBufferBytes;
   log(
     `socket: ${server.socketKind}, receive buffer ${
@@ -283,7 +279,7 @@ await runMain(async () => {
     : undefined;
   if (demo) {
     console.log(
-      `demo: streaming a test pattern to udp://${hostPort(image)}; open ${
+      `demo: streaming a test pattern to udp://${endpointKey(image)}; open ${
         viewer!.url
       } in a browser, Ctrl-C to stop`,
     );

@@ -72,6 +72,29 @@ export interface StrayEvent {
 /** What a datagram, or the passing of time, caused. */
 export type ReassemblerEvent = FrameEvent | DropEvent | StrayEvent;
 
+/**
+ * The largest frame a sender may announce unless told otherwise: 64 MiB.
+ *
+ * @example Showing the limit
+ * ```ts
+ * import { DEFAULT_MAX_FRAME_BYTES } from "./reassembler.ts";
+ * console.log(DEFAULT_MAX_FRAME_BYTES / 1024 / 1024, "MiB"); // 64 MiB
+ * ```
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How many bytes all partial frames together may reserve unless told
+ * otherwise: 256 MiB.
+ *
+ * @example Showing the limit
+ * ```ts
+ * import { DEFAULT_MAX_PENDING_BYTES } from "./reassembler.ts";
+ * console.log(DEFAULT_MAX_PENDING_BYTES / 1024 / 1024, "MiB"); // 256 MiB
+ * ```
+ */
+export const DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024;
+
 /** Options for {@linkcode Reassembler}. */
 export interface ReassemblerOptions {
   /**
@@ -182,13 +205,13 @@ export class Reassembler {
   constructor(options: ReassemblerOptions = {}) {
     this.#maxFrameBytes = positive(
       "maxFrameBytes",
-      options.maxFrameBytes ?? 64 * 1024 * 1024,
+      options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     );
     this.#timeoutMs = positive("timeoutMs", options.timeoutMs ?? 3000);
     this.#maxSenders = positive("maxSenders", options.maxSenders ?? 64);
     this.#maxPendingBytes = positive(
       "maxPendingBytes",
-      options.maxPendingBytes ?? 256 * 1024 * 1024,
+      options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
     );
   }
 

@@ -12,6 +12,7 @@ import type {
   ImageFormat,
 } from "../codec/types.ts";
 import { createDecoder, type DecoderMode } from "../codec/select.ts";
+import { sleep } from "../_sleep.ts";
 import {
   DEFAULT_RECEIVE_BUFFER_BYTES,
   openDatagramSocket,
@@ -26,6 +27,7 @@ import {
 } from "./constants.ts";
 import { handleMessage, type ReceivedMessage } from "./message.ts";
 import {
+  DEFAULT_MAX_PENDING_BYTES,
   type DropEvent,
   type DropReason,
   Reassembler,
@@ -152,6 +154,8 @@ interface Pending {
 }
 
 const REPLY = new TextEncoder().encode(IMAGE_REPLY);
+/** Whole frames that may wait, in bytes, unless told otherwise: 256 MiB. */
+const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 /** Held replies beyond this are not sent: such senders do not wait anyway. */
 const MAX_HELD_REPLIES = 256;
 
@@ -216,7 +220,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
     this.#reassembler = new Reassembler({
       ...options,
       maxPendingBytes: Math.max(
-        options.maxPendingBytes ?? 256 * 1024 * 1024,
+        options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
         options.maxFrameBytes ?? 0,
       ),
     });
@@ -228,7 +232,8 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       this.#maxPending,
       options.maxQueuedFrames ?? 32,
     );
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    this.#maxQueuedBytes = options.maxQueuedBytes ??
+      DEFAULT_MAX_QUEUED_BYTES;
     this.#onMessage = options.onMessage;
     this.#onDrop = options.onDrop;
     const onError = options.onError;
@@ -410,7 +415,7 @@ export class ClassicServer implements AsyncIterable<ReceivedFrame> {
       } catch (error) {
         if (this.#closed) return;
         this.#onError(asError(error));
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await sleep(10);
         continue;
       }
       if (count === 0) return;

@@ -145,6 +145,16 @@ export function formatIp(bytes: IpBytes): string {
 /**
  * The `host:port` key of an endpoint; IPv6 hosts are bracketed
  * (`[::1]:9999`) so that the key stays unambiguous.
+ *
+ * @param endpoint An address and port.
+ * @returns `host:port`, or `[host]:port` for IPv6.
+ *
+ * @example Keys of an IPv4 and an IPv6 endpoint
+ * ```ts
+ * import { endpointKey } from "./_ip.ts";
+ * console.log(endpointKey({ hostname: "127.0.0.1", port: 9999 })); // "127.0.0.1:9999"
+ * console.log(endpointKey({ hostname: "::1", port: 9999 })); // "[::1]:9999"
+ * ```
  */
 export function endpointKey(endpoint: Endpoint): string {
   return endpoint.hostname.includes(":")

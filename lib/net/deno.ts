@@ -14,7 +14,12 @@ import { errnoCode, errnoText, loadLibc } from "./_libc.ts";
 import { checkPort, endpointKey, parseIp } from "./_ip.ts";
 import { bindError, sendError } from "./_error_messages.ts";
 import { findUdpSocketFd, setBufferSize } from "./_sockopt.ts";
-import type { DatagramBatch, DatagramSocket, Endpoint } from "./types.ts";
+import {
+  type DatagramBatch,
+  type DatagramSocket,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
+  type Endpoint,
+} from "./types.ts";
 
 /** Options for {@linkcode openDenoDatagramSocket}. */
 export interface DenoDatagramSocketOptions {
@@ -66,7 +71,7 @@ const batches = new WeakMap<DatagramBatch, { busy: boolean }>();
 export function openDenoDatagramSocket(
   options: DenoDatagramSocketOptions,
 ): DatagramSocket {
-  const { port, receiveBufferBytes = 4 * 1024 * 1024 } = options;
+  const { port, receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES } = options;
   checkPort(port, "local");
   if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes < 1) {
     throw new RangeError(

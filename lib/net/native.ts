@@ -74,7 +74,12 @@ import {
   setIntOption,
   writeSockaddr,
 } from "./_sockopt.ts";
-import type { DatagramBatch, DatagramSocket, Endpoint } from "./types.ts";
+import {
+  type DatagramBatch,
+  type DatagramSocket,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
+  type Endpoint,
+} from "./types.ts";
 
 /** Options for {@linkcode openNativeDatagramSocket}. */
 export interface NativeDatagramSocketOptions {
@@ -224,7 +229,7 @@ export function openNativeDatagramSocket(
   const {
     hostname,
     port,
-    receiveBufferBytes = 4 * 1024 * 1024,
+    receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
     sendBufferBytes = 1024 * 1024,
     batchSize = 64,
     offload = true,

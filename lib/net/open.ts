@@ -10,10 +10,14 @@ import { loadLibc } from "./_libc.ts";
 import { formatIp, parseIp } from "./_ip.ts";
 import { openDenoDatagramSocket } from "./deno.ts";
 import { openNativeDatagramSocket } from "./native.ts";
-import type { DatagramSocket, Endpoint } from "./types.ts";
+import {
+  type DatagramSocket,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
+  type Endpoint,
+} from "./types.ts";
 
-/** The receive buffer asked for unless told otherwise: 4 MiB. */
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_RECEIVE_BUFFER_BYTES };
+export { endpointKey } from "./_ip.ts";
 
 /** Options for {@linkcode openDatagramSocket}. */
 export interface OpenDatagramSocketOptions {

@@ -6,6 +6,18 @@
  * @module
  */
 
+/**
+ * The kernel receive buffer a socket asks for unless told otherwise: 4 MiB,
+ * enough for a few whole frames sent back to back.
+ *
+ * @example Showing the default
+ * ```ts
+ * import { DEFAULT_RECEIVE_BUFFER_BYTES } from "./types.ts";
+ * console.log(DEFAULT_RECEIVE_BUFFER_BYTES / 1024 / 1024, "MiB"); // 4 MiB
+ * ```
+ */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** An IP address and UDP port. */
 export interface Endpoint {
   /** IPv4 or IPv6 address in text form. */
