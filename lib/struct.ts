@@ -104,6 +104,36 @@ function prepare(format: string): Format {
   };
 }
 
+/** Reads one record at `start` with the generated code, or the generic. */
+function read(
+  compiled: Format,
+  view: DataView,
+  bytes: Uint8Array,
+  start: number,
+): StructValue[] {
+  if (compiled.fastUnpack !== undefined) {
+    return compiled.fastUnpack(view, bytes, start);
+  }
+  const out: StructValue[] = [];
+  readFields(compiled.ops, view, bytes, start, out);
+  return out;
+}
+
+/** Writes one record at `start` with the generated code, or the generic. */
+function write(
+  compiled: Format,
+  view: DataView,
+  bytes: Uint8Array,
+  start: number,
+  values: readonly unknown[],
+): void {
+  const fast = compiled.fastPack;
+  if (fast === undefined || !fast(view, bytes, start, values)) {
+    // The generic path rewrites what the fast one wrote before it gave up.
+    writeFields(compiled.ops, view, bytes, start, values, 0);
+  }
+}
+
 function bytesOf(buffer: StructBuffer, what: string): Uint8Array {
   if (buffer instanceof Uint8Array) return buffer;
   if (ArrayBuffer.isView(buffer)) {
@@ -133,19 +163,12 @@ function unpackAt(
   start: number,
 ): StructValue[] {
   const size = compiled.size;
-  const fast = compiled.fastUnpack;
   if (size <= SCRATCH_BYTES) {
     for (let k = 0; k < size; k++) scratchBytes[k] = bytes[start + k]!;
-    if (fast !== undefined) return fast(scratchView, scratchBytes, 0);
-    const out: StructValue[] = [];
-    readFields(compiled.ops, scratchView, scratchBytes, 0, out);
-    return out;
+    return read(compiled, scratchView, scratchBytes, 0);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (fast !== undefined) return fast(view, bytes, start);
-  const out: StructValue[] = [];
-  readFields(compiled.ops, view, bytes, start, out);
-  return out;
+  return read(compiled, view, bytes, start);
 }
 
 function* iterate(
@@ -168,20 +191,13 @@ function packValues(
     );
   }
   const size = compiled.size;
-  const fast = compiled.fastPack;
   if (size > POOL_MAX_RESULT) {
     const bytes = new Uint8Array(size);
-    const view = new DataView(bytes.buffer);
-    if (fast === undefined || !fast(view, bytes, 0, values)) {
-      writeFields(compiled.ops, view, bytes, 0, values, 0);
-    }
+    write(compiled, new DataView(bytes.buffer), bytes, 0, values);
     return bytes;
   }
   const start = pool.reserve(size);
-  if (fast === undefined || !fast(pool.view, pool.bytes, start, values)) {
-    // The generic path rewrites what the fast one wrote before it gave up.
-    writeFields(compiled.ops, pool.view, pool.bytes, start, values, 0);
-  }
+  write(compiled, pool.view, pool.bytes, start, values);
   return new Uint8Array(pool.buffer, start, size);
 }
 
@@ -220,22 +236,17 @@ function packValuesInto(
       } bytes for packing ${size} bytes at offset ${offset} (actual buffer size is ${length})`,
     );
   }
-  const fast = compiled.fastPack;
   if (size <= SCRATCH_BYTES) {
     for (let k = 0; k < size; k++) scratchBytes[k] = 0;
     try {
-      if (fast === undefined || !fast(scratchView, scratchBytes, 0, values)) {
-        writeFields(compiled.ops, scratchView, scratchBytes, 0, values, 0);
-      }
+      write(compiled, scratchView, scratchBytes, 0, values);
     } finally {
       for (let k = 0; k < size; k++) bytes[offset + k] = scratchBytes[k]!;
     }
   } else {
     bytes.fill(0, offset, offset + size);
     const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-    if (fast === undefined || !fast(view, bytes, offset, values)) {
-      writeFields(compiled.ops, view, bytes, offset, values, 0);
-    }
+    write(compiled, view, bytes, offset, values);
   }
 }
 
