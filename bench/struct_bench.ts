@@ -1,5 +1,5 @@
 /**
- * Measures pack and unpack rates of lib/struct.ts against CPython's struct
+ * Measures pack and unpack rates of lib/struct against CPython's struct
  * module (`python3 -m timeit`) in the same run, for the tutorial's header
  * format `l` and a mixed 10-field format, and prints a markdown table.
  *
@@ -9,7 +9,7 @@
  * @module
  */
 
-import { pack, Struct, unpack } from "../lib/struct.ts";
+import { pack, Struct, unpack } from "../lib/struct/mod.ts";
 
 const PYTHON = Deno.env.get("STRUCT_BENCH_PYTHON") ?? "python3";
 const MIXED = "<hHiIqQfd?4s";

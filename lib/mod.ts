@@ -20,7 +20,7 @@
  */
 
 export * from "./classic/mod.ts";
-export * from "./struct.ts";
+export * from "./struct/mod.ts";
 export * from "./codec/mod.ts";
 export * from "./net/mod.ts";
 export * from "./capture/mod.ts";

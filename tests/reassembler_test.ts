@@ -6,7 +6,7 @@ import {
   type ReassemblerEvent,
 } from "../lib/classic/reassembler.ts";
 import { decodeHeader, encodeHeader } from "../lib/classic/header.ts";
-import { pack, unpack } from "../lib/struct.ts";
+import { pack, unpack } from "../lib/struct/mod.ts";
 
 const A = "127.0.0.1:5000";
 const B = "127.0.0.1:5001";

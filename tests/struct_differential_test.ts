@@ -1,9 +1,9 @@
 /**
- * Differential test of lib/struct.ts against CPython's struct module: random
+ * Differential test of lib/struct against CPython's struct module: random
  * formats and values (seeded; set STRUCT_SEED to replay) go in one batch to
  * tests/peers/struct_oracle.py, and every result must match byte for byte,
  * value for value, and error for error. CPython 3.12 and later word their
- * errors as lib/struct.ts does, so messages are compared there; with an older
+ * errors as lib/struct does, so messages are compared there; with an older
  * python3 only whether an error happens is compared. STRUCT_ORACLE_PYTHON
  * picks the interpreter.
  */
@@ -18,7 +18,7 @@ import {
   type StructValue,
   unpack,
   unpackFrom,
-} from "../lib/struct.ts";
+} from "../lib/struct/mod.ts";
 
 const PYTHON = Deno.env.get("STRUCT_ORACLE_PYTHON") ?? "python3";
 const ORACLE = new URL("./peers/struct_oracle.py", import.meta.url).pathname;
@@ -426,7 +426,7 @@ function jsValue(value: StructValue): PyValue {
   return { t: "float", bits: doubleBits(value) };
 }
 
-/** Python's result as lib/struct.ts would give it, for comparison. */
+/** Python's result as lib/struct would give it, for comparison. */
 function sameValue(js: PyValue, py: PyValue): boolean {
   if (py.t === "int" && js.t === "float") {
     // A number from an integer field: compare it as an integer.
@@ -493,7 +493,7 @@ function mismatch(
 ): string | undefined {
   if (js.ok !== py.ok) return "one side failed";
   if (!py.ok) {
-    // CPython cannot encode a non-ASCII format; lib/struct.ts calls the
+    // CPython cannot encode a non-ASCII format; lib/struct calls the
     // character bad.
     if (py.type === "UnicodeEncodeError") {
       return js.msg === "bad char in struct format"

@@ -9,7 +9,7 @@ import {
   StructError,
   unpack,
   unpackFrom,
-} from "../lib/struct.ts";
+} from "../lib/struct/mod.ts";
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

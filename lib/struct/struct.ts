@@ -62,15 +62,11 @@
  * @module
  */
 
-import { type CompiledFormat, compileFormat } from "./_struct_format.ts";
-import { StructError } from "./_struct_error.ts";
-import { readFields, type StructValue, writeFields } from "./_struct_fields.ts";
-import { pool, POOL_MAX_RESULT } from "./_struct_pool.ts";
-import {
-  type FastPack,
-  type FastUnpack,
-  generateCodecs,
-} from "./_struct_codegen.ts";
+import { type CompiledFormat, compileFormat } from "./_format.ts";
+import { StructError } from "./_error.ts";
+import { readFields, type StructValue, writeFields } from "./_fields.ts";
+import { pool, POOL_MAX_RESULT } from "./_pool.ts";
+import { type FastPack, type FastUnpack, generateCodecs } from "./_codegen.ts";
 
 export { StructError };
 export type { StructValue };

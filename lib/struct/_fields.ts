@@ -5,10 +5,10 @@
  * @module
  */
 
-import { type FieldOp, Kind } from "./_struct_format.ts";
-import { StructError } from "./_struct_error.ts";
-import { halfBits, halfValue } from "./_struct_half.ts";
-import { pool } from "./_struct_pool.ts";
+import { type FieldOp, Kind } from "./_format.ts";
+import { StructError } from "./_error.ts";
+import { halfBits, halfValue } from "./_half.ts";
+import { pool } from "./_pool.ts";
 
 /** A value that unpack returns: 8-byte integers are bigints. */
 export type StructValue = number | bigint | boolean | Uint8Array;

@@ -1,7 +1,7 @@
 /**
  * Specialised pack and unpack functions for one compiled struct format.
  *
- * The generic loops in `_struct_fields.ts` switch on each field's kind, load
+ * The generic loops in `_fields.ts` switch on each field's kind, load
  * its offset, size and byte order, and push results one by one; for a mixed
  * format that bookkeeping costs about as much as the writes themselves, and
  * left Deno at 0.7× CPython's rate. Generating straight-line code with every
@@ -19,10 +19,10 @@
  * @module
  */
 
-import { type CompiledFormat, type FieldOp, Kind } from "./_struct_format.ts";
-import { halfBits, halfValue } from "./_struct_half.ts";
-import { isTruthy, setSafeInt64, type StructValue } from "./_struct_fields.ts";
-import { pool } from "./_struct_pool.ts";
+import { type CompiledFormat, type FieldOp, Kind } from "./_format.ts";
+import { halfBits, halfValue } from "./_half.ts";
+import { isTruthy, setSafeInt64, type StructValue } from "./_fields.ts";
+import { pool } from "./_pool.ts";
 
 /**
  * Writes `values` into `view` from `base`, which the caller has zeroed.

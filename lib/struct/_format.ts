@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StructError } from "./_struct_error.ts";
+import { StructError } from "./_error.ts";
 
 /** What a field op reads and writes. */
 export const enum Kind {
