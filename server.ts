@@ -14,11 +14,7 @@ import {
 } from "./lib/codec/select.ts";
 import { extensionOf } from "./lib/codec/types.ts";
 import type { ReceivedMessage } from "./lib/classic/message.ts";
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  type DropEvent,
-  type StrayEvent,
-} from "./lib/classic/reassembler.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
 import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
@@ -38,7 +34,8 @@ import {
   DEFAULT_IMAGE_PORT,
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
-import { ClassicServer, type ServerStats } from "./lib/classic/server.ts";
+import { FrameServer, type ServerStats } from "./lib/server/server.ts";
+import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 
 const HELP = `Usage: deno run -P server.ts [options]
 
@@ -199,12 +196,15 @@ await runMain(async () => {
           : `bad message from ${message.sender}: ${message.error}`,
       );
     },
-    onDrop(event: DropEvent | StrayEvent) {
+    onDrop(event: FrameDropEvent | StrayDatagramEvent) {
       limited.line(
         event.type === "stray"
-          ? `stray ${event.length}-byte datagram from ${event.sender}: not a header or an image`
-          : `dropped a frame from ${event.sender}: ${event.reason} (announced ${event.announced} bytes, received ${event.received})`,
+          ? `stray ${event.length}-byte datagram from ${event.sender}: ${event.detail}`
+          : `dropped a frame from ${event.sender}: ${event.detail}`,
       );
+    },
+    onNotice(text: string) {
+      warnings.line(`warning: ${text}`);
     },
     onError(error: Error) {
       warnings.line(`warning: ${error.message}`);
@@ -213,7 +213,7 @@ await runMain(async () => {
   const server = await listenOrFallBack(
     demo && values.port === undefined && values["msg-port"] === undefined,
     (free) =>
-      ClassicServer.listen({
+      FrameServer.listen({
         ...listenOptions,
         port: free ? 0 : port,
         messagePort: free ? 0 : messagePort,

@@ -2,8 +2,9 @@
  * udpimg: send camera frames and images over UDP, wire-compatible with the
  * tutorial "Python UDP image transfer with OpenCV".
  *
- * - The classic protocol: {@linkcode ClassicServer}, {@linkcode ClassicClient},
- *   {@linkcode sendImage}, {@linkcode sendMessage}, {@linkcode Reassembler}.
+ * - The server, for every protocol on one port: {@linkcode FrameServer}.
+ * - The classic protocol: {@linkcode ClassicClient}, {@linkcode sendImage},
+ *   {@linkcode sendMessage}, {@linkcode Reassembler}.
  * - Python's struct module: {@linkcode pack}, {@linkcode unpack}, {@linkcode Struct}.
  * - Codecs: {@linkcode createDecoder}, {@linkcode createEncoder}.
  * - Capture through ffmpeg: {@linkcode openCapture}.
@@ -19,6 +20,7 @@
  * @module
  */
 
+export * from "./server/mod.ts";
 export * from "./classic/mod.ts";
 export * from "./struct/mod.ts";
 export * from "./codec/mod.ts";

@@ -1,12 +1,11 @@
 /**
- * The tutorial's classic wire format: header, reassembler, server and
- * clients. See docs/PROTOCOL.md.
+ * The tutorial's classic wire format: header, reassembler, the receiver
+ * that the server drives, and clients. See docs/PROTOCOL.md.
  *
- * @example Receiving frames in-process
+ * @example Sending an image to the tutorial's server
  * ```ts ignore
- * import { ClassicServer } from "./mod.ts";
- * await using server = await ClassicServer.listen({ port: 9999 });
- * for await (const frame of server) console.log(frame.index, frame.bytes.length);
+ * import { sendImage } from "./mod.ts";
+ * console.log(await sendImage(await Deno.readFile("photo.jpg"), { port: 9999 }));
  * ```
  *
  * @module
@@ -17,5 +16,6 @@ export * from "./header.ts";
 export * from "./reassembler.ts";
 export * from "./message.ts";
 export * from "./requester.ts";
+export * from "./receiver.ts";
 export * from "./server.ts";
 export * from "./client.ts";
