@@ -5,7 +5,8 @@
  * @module
  */
 
-import { endpointKey } from "./_ip.ts";
+import { endpointKey, parseIp } from "./_ip.ts";
+import { isMulticastIp } from "./_multicast.ts";
 import { BindError, SendError } from "./errors.ts";
 import type { Endpoint } from "./types.ts";
 
@@ -34,7 +35,11 @@ export function sendError(
   to: Endpoint,
   cause?: unknown,
 ): SendError {
-  const hint = SEND_HINTS[code];
+  const ip = parseIp(to.hostname);
+  const multicast = ip !== undefined && isMulticastIp(ip);
+  const hint = multicast && code === "ENETUNREACH"
+    ? "no route leads to the group; name the interface to send from by its address (multicastInterface), such as 127.0.0.1"
+    : SEND_HINTS[code];
   const message = `Cannot send a ${size}-byte datagram to ${
     endpointKey(to)
   }: ${text} (${code})${hint === undefined ? "" : `; ${hint}`}`;

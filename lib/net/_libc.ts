@@ -16,6 +16,8 @@ export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
 /** Socket-level options. */
 export const SOL_SOCKET = 1;
+/** Lets sockets share an address and port; set before bind. */
+export const SO_REUSEADDR = 2;
 /** Socket type option (read-only). */
 export const SO_TYPE = 3;
 /** Send buffer size, capped by `net.core.wmem_max`. */
@@ -38,10 +40,39 @@ export const UDP_SEGMENT = 103;
  * as one buffer, with their size in a control message (Linux 5.0).
  */
 export const UDP_GRO = 104;
+/** IPv4-level options. */
+export const IPPROTO_IP = 0;
+/** Interface multicast leaves by: an `in_addr` (or `ip_mreqn`). */
+export const IP_MULTICAST_IF = 32;
+/** Time to live of sent multicast, an int from 0 to 255 (default 1). */
+export const IP_MULTICAST_TTL = 33;
+/** Whether sent multicast loops back to members on this host (default 1). */
+export const IP_MULTICAST_LOOP = 34;
+/** Joins a group: a `struct ip_mreq` (group, interface address). */
+export const IP_ADD_MEMBERSHIP = 35;
+/** Leaves a group: a `struct ip_mreq`. */
+export const IP_DROP_MEMBERSHIP = 36;
+/**
+ * When 1 (the default) a socket bound to the wildcard address receives every
+ * group any socket on the host joined at its port; 0 limits it to its own.
+ */
+export const IP_MULTICAST_ALL = 49;
 /** IPv6-level options. */
 export const IPPROTO_IPV6 = 41;
+/** Interface IPv6 multicast leaves by: an int interface index. */
+export const IPV6_MULTICAST_IF = 17;
+/** Hop limit of sent IPv6 multicast, an int from 0 to 255 (default 1). */
+export const IPV6_MULTICAST_HOPS = 18;
+/** Whether sent IPv6 multicast loops back to local members (default 1). */
+export const IPV6_MULTICAST_LOOP = 19;
+/** Joins an IPv6 group: a `struct ipv6_mreq` (group, interface index). */
+export const IPV6_JOIN_GROUP = 20;
+/** Leaves an IPv6 group: a `struct ipv6_mreq`. */
+export const IPV6_LEAVE_GROUP = 21;
 /** Whether an IPv6 socket refuses IPv4-mapped traffic. */
 export const IPV6_V6ONLY = 26;
+/** The IPv6 twin of {@linkcode IP_MULTICAST_ALL}. */
+export const IPV6_MULTICAST_ALL = 29;
 /** Do not block this one call. */
 export const MSG_DONTWAIT = 0x40;
 /** `recvmmsg`: block for the first datagram only. */
@@ -70,6 +101,7 @@ const SYMBOLS = {
   },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
   // Runs on a worker thread so that a blocking wait for the first datagram
   // does not stall the event loop.
   recvmmsgBlocking: {
@@ -149,6 +181,7 @@ const ERRNO: Record<number, readonly [code: string, text: string]> = {
   12: ["ENOMEM", "out of memory"],
   13: ["EACCES", "permission denied"],
   14: ["EFAULT", "bad address"],
+  19: ["ENODEV", "no such device"],
   22: ["EINVAL", "invalid argument"],
   23: ["ENFILE", "too many open files in system"],
   24: ["EMFILE", "too many open files"],

@@ -106,6 +106,27 @@ export function setIntOption(
 }
 
 /**
+ * Sets a socket option whose value is a struct or an int; returns 0, or the
+ * errno with which the kernel refused it.
+ */
+export function setOption(
+  libc: Libc,
+  fd: number,
+  level: number,
+  option: number,
+  value: Uint8Array | Int32Array,
+): number {
+  const result = libc.symbols.setsockopt(
+    fd,
+    level,
+    option,
+    value,
+    value.byteLength,
+  );
+  return result === 0 ? 0 : libc.errno();
+}
+
+/**
  * Asks for a kernel buffer of `bytes` and returns what the kernel granted
  * (Linux reports twice the asked size, the rest being bookkeeping). When
  * `net.core.rmem_max` (or `wmem_max`) caps the plain option, the FORCE
@@ -131,17 +152,22 @@ export function setBufferSize(
 
 /**
  * Finds the file descriptor of this process's UDP socket bound to `ip` and
- * `port` by asking `getsockname` of each candidate descriptor.
+ * `port` by asking `getsockname` of each candidate descriptor. Descriptors
+ * in `skip` are passed over: sockets that share an address and port
+ * (`SO_REUSEADDR`) cannot be told apart otherwise, so a new socket's finder
+ * skips {@linkcode claimedFds}.
  */
 export function findUdpSocketFd(
   libc: Libc,
   ip: IpBytes,
   port: number,
+  skip?: ReadonlySet<number>,
 ): number | undefined {
   const name = new Uint8Array(SOCKADDR_BYTES);
   const view = new DataView(name.buffer);
   const length = new Uint32Array(1);
   for (const fd of candidateFds()) {
+    if (skip?.has(fd)) continue;
     length[0] = SOCKADDR_BYTES;
     if (libc.symbols.getsockname(fd, name, length) !== 0) continue;
     const bound = readSockaddr(view, 0);
@@ -165,6 +191,12 @@ function* candidateFds(): Generator<number> {
   }
   for (let fd = 3; fd < 4096; fd++) yield fd;
 }
+
+/**
+ * Descriptors of the sockets this module's callers opened and still hold,
+ * native and Deno alike: added when a socket opens, removed as it closes.
+ */
+export const claimedFds: Set<number> = new Set();
 
 function listOpenFds(): number[] | undefined {
   // Query first: reading without the permission would prompt.

@@ -4,25 +4,60 @@
  * 65536-byte buffer, and sends go out one at a time, awaited, in call order.
  *
  * Deno cannot size the kernel receive buffer, so when FFI is allowed this
- * finds the socket's descriptor (the one whose `getsockname` matches the
+ * finds the socket's descriptor (the new one whose `getsockname` matches the
  * bound address) and sets SO_RCVBUF on it through libc.
+ *
+ * Multicast goes through Deno where it can: `reuseAddress` and `loopback`
+ * when listening, `joinMulticastV4`/`joinMulticastV6` for groups, and the
+ * membership's `setTTL`. What Deno has no call for needs FFI: the send
+ * interface (`IP_MULTICAST_IF`), a TTL on a socket that joined nothing, and
+ * `IP_MULTICAST_ALL` off (without FFI a socket bound to the wildcard
+ * address also gets groups that other sockets joined at its port).
  *
  * @module
  */
 
-import { errnoCode, errnoText, loadLibc } from "./_libc.ts";
-import { checkPort, endpointKey, parseIp } from "./_ip.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  errnoCode,
+  errnoText,
+  IP_MULTICAST_ALL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_MULTICAST_ALL,
+  type Libc,
+  loadLibc,
+} from "./_libc.ts";
+import { checkPort, endpointKey, type IpBytes, parseIp } from "./_ip.ts";
 import { bindError, sendError } from "./_error_messages.ts";
-import { findUdpSocketFd, setBufferSize } from "./_sockopt.ts";
+import {
+  applySendOptions,
+  checkGroup,
+  checkInterface,
+  type Group,
+  interfaceIndex,
+  multicastError,
+  type MulticastPlan,
+  planMulticast,
+} from "./_multicast.ts";
+import {
+  claimedFds,
+  findUdpSocketFd,
+  setBufferSize,
+  setOption,
+} from "./_sockopt.ts";
 import {
   type DatagramBatch,
   type DatagramSocket,
+  DEFAULT_MULTICAST_TTL,
   DEFAULT_RECEIVE_BUFFER_BYTES,
   type Endpoint,
+  type MulticastSocketOptions,
 } from "./types.ts";
 
 /** Options for {@linkcode openDenoDatagramSocket}. */
-export interface DenoDatagramSocketOptions {
+export interface DenoDatagramSocketOptions extends MulticastSocketOptions {
   /** Local address: an IPv4 or IPv6 literal, `localhost` or a host name. */
   hostname: string;
   /** Local port; 0 lets the kernel choose. */
@@ -55,12 +90,16 @@ const batches = new WeakMap<DatagramBatch, { busy: boolean }>();
  * @returns The bound socket; `receiveBufferBytes` is `undefined` unless FFI
  * is allowed and the buffer could be set.
  * @throws {BindError} When the address cannot be bound, such as a port in use.
+ * @throws {TypeError} When a multicast group or interface is not an address,
+ * cannot work with the bound address, or needs FFI that is not allowed.
+ * @throws {RangeError} When a group is not multicast or a TTL is out of range.
+ * @throws {MulticastError} When the kernel refuses a group or interface.
  *
  * @example Echoing one datagram to itself
  * ```ts
  * import { openDenoDatagramSocket } from "./deno.ts";
  *
- * const socket = openDenoDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+ * const socket = await openDenoDatagramSocket({ hostname: "127.0.0.1", port: 0 });
  * const batch = socket.createBatch();
  * await socket.send(new TextEncoder().encode("hello"), socket.addr);
  * await socket.receive(batch);
@@ -68,9 +107,9 @@ const batches = new WeakMap<DatagramBatch, { busy: boolean }>();
  * socket.close();
  * ```
  */
-export function openDenoDatagramSocket(
+export async function openDenoDatagramSocket(
   options: DenoDatagramSocketOptions,
-): DatagramSocket {
+): Promise<DatagramSocket> {
   const { port, receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES } = options;
   checkPort(port, "local");
   if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes < 1) {
@@ -81,26 +120,91 @@ export function openDenoDatagramSocket(
   const hostname = options.hostname === "localhost"
     ? "127.0.0.1"
     : options.hostname;
+  const boundIp = parseIp(hostname);
+  // Host names are bound as Deno resolves them; multicast needs a literal.
+  const plan = boundIp === undefined
+    ? undefined
+    : planMulticast(options, boundIp);
+  if (plan === undefined && hasMulticast(options)) {
+    throw new TypeError(
+      `Cannot use multicast on a socket bound to "${hostname}": bind an IP address, such as 0.0.0.0`,
+    );
+  }
+  const libc = loadLibc();
+  if (libc === undefined && plan !== undefined) needsFfi(plan);
   let conn: Deno.DatagramConn;
   try {
-    conn = Deno.listenDatagram({ hostname, port, transport: "udp" });
+    conn = Deno.listenDatagram({
+      hostname,
+      port,
+      transport: "udp",
+      reuseAddress: plan?.reuseAddress ?? false,
+      // Deno's default is off; the kernel's, and the native socket's, on.
+      loopback: plan?.loopback ?? true,
+    });
   } catch (error) {
     const [code, text] = describeOsError(error);
     throw bindError(code, text, { hostname, port }, error);
   }
   const local = conn.addr as Deno.NetAddr;
   const addr = Object.freeze({ hostname: local.hostname, port: local.port });
-  return new DenoDatagramSocket(conn, addr, enlarge(addr, receiveBufferBytes));
+  const ip = parseIp(addr.hostname);
+  const fd = libc === undefined || ip === undefined
+    ? undefined
+    : findUdpSocketFd(libc, ip, addr.port, claimedFds);
+  if (fd !== undefined) claimedFds.add(fd);
+  const native = libc === undefined || fd === undefined
+    ? undefined
+    : { libc, fd };
+  const granted = native === undefined
+    ? undefined
+    : setBufferSize(native.libc, native.fd, "receive", receiveBufferBytes);
+  const socket = new DenoDatagramSocket(
+    conn,
+    addr,
+    boundIp ?? new Uint8Array(4),
+    granted,
+    native,
+  );
+  try {
+    if (plan !== undefined) await socket.apply(plan);
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return socket;
 }
 
-/** Sets the receive buffer through libc when possible. */
-function enlarge(addr: Endpoint, bytes: number): number | undefined {
-  const libc = loadLibc();
-  const ip = parseIp(addr.hostname);
-  if (libc === undefined || ip === undefined) return undefined;
-  const fd = findUdpSocketFd(libc, ip, addr.port);
-  if (fd === undefined) return undefined;
-  return setBufferSize(libc, fd, "receive", bytes);
+function hasMulticast(options: MulticastSocketOptions): boolean {
+  return options.multicast !== undefined ||
+    options.multicastInterface !== undefined ||
+    options.multicastTtl !== undefined ||
+    options.multicastLoopback !== undefined;
+}
+
+/** Throws for what only libc can set, when FFI is not allowed. */
+function needsFfi(plan: MulticastPlan): void {
+  const what = plan.sendInterface !== undefined
+    ? `a multicast interface (${plan.sendInterface})`
+    : plan.ttl !== undefined && plan.ttl !== DEFAULT_MULTICAST_TTL &&
+        !plan.groups.some((group) => group.ip.length === 4)
+    ? "a multicast TTL on a socket that joins no IPv4 group"
+    : undefined;
+  if (what === undefined) return;
+  throw new TypeError(
+    `Cannot set ${what} with the deno implementation without FFI: allow FFI (--allow-ffi) on Linux, or rely on the route to the group`,
+  );
+}
+
+function membershipKey(group: Group, interfaceAddress: string | undefined) {
+  const ip = interfaceAddress === undefined
+    ? undefined
+    : parseIp(interfaceAddress);
+  return `${group.text} ${ip === undefined ? "" : ip.join(".")}`;
+}
+
+function isOsError(error: unknown): boolean {
+  return error instanceof Error && /os error \d+/.test(error.message);
 }
 
 /** The errno name and text of an error thrown by Deno's socket calls. */
@@ -115,10 +219,23 @@ function describeOsError(error: unknown): [code: string, text: string] {
   return [typeof code === "string" ? code : name, message];
 }
 
+/** The descriptor behind a Deno socket, when FFI is allowed. */
+interface NativeHandle {
+  readonly libc: Libc;
+  readonly fd: number;
+}
+
+type Membership = Deno.MulticastV4Membership | Deno.MulticastV6Membership;
+
 class DenoDatagramSocket implements DatagramSocket {
   readonly kind = "deno" as const;
   readonly #conn: Deno.DatagramConn;
   readonly #addr: Endpoint;
+  readonly #boundIp: IpBytes;
+  readonly #native: NativeHandle | undefined;
+  readonly #memberships = new Map<string, Membership>();
+  /** TTL to set on each membership: Deno sets it through one. */
+  #ttl: number | undefined;
   readonly #receiveBufferBytes: number | undefined;
   #closed = false;
   readonly #senders = new Map<string, Map<number, Sender>>();
@@ -130,11 +247,114 @@ class DenoDatagramSocket implements DatagramSocket {
   constructor(
     conn: Deno.DatagramConn,
     addr: Endpoint,
+    boundIp: IpBytes,
     receiveBufferBytes: number | undefined,
+    native: NativeHandle | undefined,
   ) {
     this.#conn = conn;
     this.#addr = addr;
+    this.#boundIp = boundIp;
     this.#receiveBufferBytes = receiveBufferBytes;
+    this.#native = native;
+  }
+
+  /** Sets a checked plan's send options and joins its groups. */
+  async apply(plan: MulticastPlan): Promise<void> {
+    const native = this.#native;
+    if (native === undefined) this.#ttl = plan.ttl;
+    else {
+      const family = this.#boundIp.length === 4 ? AF_INET : AF_INET6;
+      applySendOptions(native.libc, native.fd, family, plan);
+    }
+    for (const group of plan.groups) {
+      await this.#join(group, plan.joinInterface);
+    }
+  }
+
+  joinGroup(group: string, interfaceAddress?: string): Promise<void> {
+    return this.#checked(
+      group,
+      interfaceAddress,
+      (checked) => this.#join(checked, interfaceAddress),
+    );
+  }
+
+  leaveGroup(group: string, interfaceAddress?: string): Promise<void> {
+    return this.#checked(group, interfaceAddress, async (checked) => {
+      const key = membershipKey(checked, interfaceAddress);
+      const membership = this.#memberships.get(key);
+      if (membership === undefined) {
+        throw multicastError(
+          "leave",
+          { code: "EADDRNOTAVAIL", text: "not a member" },
+          checked.text,
+          interfaceAddress,
+        );
+      }
+      this.#memberships.delete(key);
+      await membership.leave();
+    });
+  }
+
+  async #checked(
+    group: string,
+    interfaceAddress: string | undefined,
+    run: (group: Group) => Promise<void>,
+  ): Promise<void> {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `Cannot join or leave multicast group ${group}: the UDP socket is closed`,
+      );
+    }
+    const checked = checkGroup(group, this.#boundIp);
+    checkInterface(interfaceAddress, checked.ip, "join");
+    await run(checked);
+  }
+
+  async #join(group: Group, interfaceAddress: string | undefined) {
+    const key = membershipKey(group, interfaceAddress);
+    if (this.#memberships.has(key)) {
+      throw multicastError(
+        "join",
+        { code: "EADDRINUSE", text: "already a member" },
+        group.text,
+        interfaceAddress,
+      );
+    }
+    const native = this.#native;
+    if (native !== undefined) {
+      // Only the groups this socket joined, not every group at its port.
+      const [level, option] = group.ip.length === 4
+        ? [IPPROTO_IP, IP_MULTICAST_ALL]
+        : [IPPROTO_IPV6, IPV6_MULTICAST_ALL];
+      setOption(native.libc, native.fd, level, option, new Int32Array([0]));
+    }
+    try {
+      if (group.ip.length === 4) {
+        const membership = await this.#conn.joinMulticastV4(
+          group.text,
+          interfaceAddress ?? "0.0.0.0",
+        );
+        this.#memberships.set(key, membership);
+        if (this.#ttl !== undefined) await membership.setTTL(this.#ttl);
+      } else {
+        const index = interfaceAddress === undefined
+          ? 0
+          : interfaceIndex(interfaceAddress, native?.libc, "join", group.text);
+        const membership = await this.#conn.joinMulticastV6(group.text, index);
+        this.#memberships.set(key, membership);
+      }
+    } catch (error) {
+      if (!isOsError(error)) throw error;
+      const [code, text] = describeOsError(error);
+      throw multicastError(
+        "join",
+        { code, text },
+        group.text,
+        interfaceAddress,
+        error,
+      );
+    }
   }
 
   get addr(): Endpoint {
@@ -265,6 +485,8 @@ class DenoDatagramSocket implements DatagramSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#memberships.clear();
     this.#conn.close();
+    if (this.#native !== undefined) claimedFds.delete(this.#native.fd);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Errors of the datagram layer that callers are expected to catch: a send
- * the kernel refused, and a bind that failed.
+ * the kernel refused, a bind that failed, and a multicast group or interface
+ * that the kernel would not take.
  *
  * @module
  */
@@ -108,5 +109,59 @@ export class BindError extends Error {
     this.name = "BindError";
     this.code = options.code;
     this.endpoint = options.endpoint;
+  }
+}
+
+/** Options for {@linkcode MulticastError}. */
+export interface MulticastErrorOptions {
+  /** The errno name, such as `ENODEV` or `ENOBUFS`. */
+  code: string;
+  /** The group being joined or left; absent for a send interface. */
+  group?: string;
+  /** The local interface address given, if any. */
+  interfaceAddress?: string;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * The kernel refused a multicast group or interface: `ENODEV` (no interface
+ * has the address given, or no route picks one for the group),
+ * `EADDRNOTAVAIL` (not an address of this host, or not a member when
+ * leaving), `EADDRINUSE` (already a member), `ENOBUFS` (too many groups on
+ * one socket). The message is one line that says what to do; a command line
+ * may catch it to name its own flags instead.
+ *
+ * @example Telling a missing interface apart
+ * ```ts
+ * import { MulticastError } from "./errors.ts";
+ *
+ * const error = new MulticastError(
+ *   "Cannot join multicast group 239.1.2.3 on 10.9.9.9: no interface has that address (ENODEV)",
+ *   { code: "ENODEV", group: "239.1.2.3", interfaceAddress: "10.9.9.9" },
+ * );
+ * if (error.code === "ENODEV") console.log(`${error.interfaceAddress} is not here`);
+ * ```
+ */
+export class MulticastError extends Error {
+  /** The errno name, such as `ENODEV`. */
+  readonly code: string;
+  /** The group being joined or left; `undefined` for a send interface. */
+  readonly group: string | undefined;
+  /** The local interface address given, if any. */
+  readonly interfaceAddress: string | undefined;
+
+  /**
+   * Creates a multicast error.
+   *
+   * @param message One line naming the group or interface, the reason and what to do.
+   * @param options The errno name, group, interface and cause.
+   */
+  constructor(message: string, options: MulticastErrorOptions) {
+    super(message, { cause: options.cause });
+    this.name = "MulticastError";
+    this.code = options.code;
+    this.group = options.group;
+    this.interfaceAddress = options.interfaceAddress;
   }
 }

@@ -16,3 +16,4 @@
 export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./open.ts";
+export * from "./multicast.ts";

@@ -31,6 +31,13 @@
  * on `ENOBUFS` it backs off briefly, then resumes where the kernel stopped:
  * datagrams are delayed, never dropped here.
  *
+ * Multicast options are socket options set through libc: `SO_REUSEADDR`
+ * before bind, then `IP_MULTICAST_TTL`, `IP_MULTICAST_LOOP`,
+ * `IP_MULTICAST_IF`, and `IP_ADD_MEMBERSHIP` with a `struct ip_mreq` (their
+ * `IPV6_` twins for IPv6, the interface given by index). Segmented runs go
+ * to groups as to any address: each member gets the datagrams one by one,
+ * or, with `UDP_GRO`, as runs that it splits back.
+ *
  * @module
  */
 
@@ -51,9 +58,11 @@ import {
   MSG_WAITFORONE,
   POLLOUT,
   SHUT_RDWR,
+  SO_REUSEADDR,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCKADDR_BYTES,
+  SOL_SOCKET,
   SOL_UDP,
   UDP_GRO,
   UDP_SEGMENT,
@@ -67,8 +76,17 @@ import {
   parseIp,
 } from "./_ip.ts";
 import { EndpointCache, type SenderEntry } from "./_endpoint_cache.ts";
+import {
+  applySendOptions,
+  changeMembership,
+  checkGroup,
+  checkInterface,
+  type MulticastPlan,
+  planMulticast,
+} from "./_multicast.ts";
 import { bindError, sendError } from "./_error_messages.ts";
 import {
+  claimedFds,
   readSockaddr,
   setBufferSize,
   setIntOption,
@@ -79,10 +97,11 @@ import {
   type DatagramSocket,
   DEFAULT_RECEIVE_BUFFER_BYTES,
   type Endpoint,
+  type MulticastSocketOptions,
 } from "./types.ts";
 
 /** Options for {@linkcode openNativeDatagramSocket}. */
-export interface NativeDatagramSocketOptions {
+export interface NativeDatagramSocketOptions extends MulticastSocketOptions {
   /** Local address: an IPv4 or IPv6 literal, or `localhost`. */
   hostname: string;
   /** Local port; 0 lets the kernel choose. */
@@ -199,6 +218,10 @@ const batchMemory = new WeakMap<DatagramBatch, BatchMemory>();
  * @returns The bound socket; `receiveBufferBytes` is what the kernel granted
  * (Linux reports twice the usable payload room).
  * @throws {BindError} When the address cannot be bound, such as a port in use.
+ * @throws {TypeError} When a multicast group or interface is not an address
+ * or cannot work with the bound address.
+ * @throws {RangeError} When a group is not multicast or a TTL is out of range.
+ * @throws {MulticastError} When the kernel refuses a group or interface.
  * @throws {Error} When libc cannot be used here.
  *
  * @example Echoing one datagram to itself
@@ -248,6 +271,7 @@ export function openNativeDatagramSocket(
       `Cannot bind UDP to "${hostname}": expected an IPv4 or IPv6 address or localhost`,
     );
   }
+  const plan = planMulticast(options, ip);
   const endpoint = { hostname: formatIp(ip), port };
   const family = ip.length === 4 ? AF_INET : AF_INET6;
   const { symbols } = libc;
@@ -257,11 +281,16 @@ export function openNativeDatagramSocket(
     throw bindError(errnoCode(errno), errnoText(errno), endpoint);
   }
   try {
-    const bound = bind(libc, fd, family, ip, endpoint);
+    const bound = bind(libc, fd, family, ip, endpoint, plan);
     const granted = setBufferSize(libc, fd, "receive", receiveBufferBytes);
     setBufferSize(libc, fd, "send", sendBufferBytes);
     const coalesce = offload && setIntOption(libc, fd, SOL_UDP, UDP_GRO, 1);
-    return new NativeDatagramSocket(libc, fd, family, bound, granted, {
+    applySendOptions(libc, fd, family, plan);
+    for (const group of plan.groups) {
+      changeMembership(libc, fd, family, "join", group, plan.joinInterface);
+    }
+    claimedFds.add(fd);
+    return new NativeDatagramSocket(libc, fd, family, ip, bound, granted, {
       batchSize,
       segment: offload,
       coalesce,
@@ -287,11 +316,13 @@ function bind(
   family: number,
   ip: IpBytes,
   endpoint: Endpoint,
+  plan: MulticastPlan,
 ): Endpoint {
   if (family === AF_INET6) {
     // Accept IPv4 too on "::", whatever net.ipv6.bindv6only says.
     setIntOption(libc, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
   }
+  if (plan.reuseAddress) setIntOption(libc, fd, SOL_SOCKET, SO_REUSEADDR, 1);
   const name = new Uint8Array(SOCKADDR_BYTES);
   const view = new DataView(name.buffer);
   const length = writeSockaddr(view, 0, family, ip, endpoint.port);
@@ -321,6 +352,7 @@ class NativeDatagramSocket implements DatagramSocket {
   readonly kind = "native" as const;
   readonly #libc: Libc;
   readonly #family: number;
+  readonly #boundIp: IpBytes;
   readonly #addr: Endpoint;
   readonly #receiveBufferBytes: number | undefined;
   readonly #batchSize: number;
@@ -359,6 +391,7 @@ class NativeDatagramSocket implements DatagramSocket {
     libc: Libc,
     fd: number,
     family: number,
+    boundIp: IpBytes,
     addr: Endpoint,
     receiveBufferBytes: number | undefined,
     batching: Batching,
@@ -366,6 +399,7 @@ class NativeDatagramSocket implements DatagramSocket {
     this.#libc = libc;
     this.#fd = fd;
     this.#family = family;
+    this.#boundIp = boundIp;
     this.#addr = Object.freeze(addr);
     this.#receiveBufferBytes = receiveBufferBytes;
     this.#batchSize = batching.batchSize;
@@ -817,6 +851,41 @@ class NativeDatagramSocket implements DatagramSocket {
     this.#targetPort = to.port;
   }
 
+  joinGroup(group: string, interfaceAddress?: string): Promise<void> {
+    return this.#membership("join", group, interfaceAddress);
+  }
+
+  leaveGroup(group: string, interfaceAddress?: string): Promise<void> {
+    return this.#membership("leave", group, interfaceAddress);
+  }
+
+  #membership(
+    action: "join" | "leave",
+    group: string,
+    interfaceAddress: string | undefined,
+  ): Promise<void> {
+    try {
+      if (this.#closed) {
+        throw new Deno.errors.BadResource(
+          `Cannot ${action} multicast group ${group}: the UDP socket is closed`,
+        );
+      }
+      const checked = checkGroup(group, this.#boundIp);
+      checkInterface(interfaceAddress, checked.ip, "join");
+      changeMembership(
+        this.#libc,
+        this.#fd,
+        this.#family,
+        action,
+        checked,
+        interfaceAddress,
+      );
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -832,6 +901,7 @@ class NativeDatagramSocket implements DatagramSocket {
 
   #closeFd(): void {
     if (this.#fd < 0) return;
+    claimedFds.delete(this.#fd);
     this.#libc.symbols.close(this.#fd);
     this.#fd = -1;
   }

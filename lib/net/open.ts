@@ -14,13 +14,17 @@ import {
   type DatagramSocket,
   DEFAULT_RECEIVE_BUFFER_BYTES,
   type Endpoint,
+  type MulticastSocketOptions,
 } from "./types.ts";
 
 export { DEFAULT_RECEIVE_BUFFER_BYTES };
 export { endpointKey } from "./_ip.ts";
 
-/** Options for {@linkcode openDatagramSocket}. */
-export interface OpenDatagramSocketOptions {
+/**
+ * Options for {@linkcode openDatagramSocket}; the sharing and multicast
+ * options come from {@linkcode MulticastSocketOptions}.
+ */
+export interface OpenDatagramSocketOptions extends MulticastSocketOptions {
   /** Local address: an IPv4 or IPv6 literal, `localhost` or a host name. */
   hostname: string;
   /** Local port; 0 lets the kernel choose. */
@@ -57,6 +61,10 @@ export interface OpenDatagramSocketOptions {
  * @param options Address, port, receive buffer size and implementation.
  * @returns The bound socket; `addr.port` is the real port when bound to 0.
  * @throws {BindError} When the address cannot be bound, such as a port in use.
+ * @throws {TypeError} When a multicast group or interface is not an address
+ * or cannot work with the bound address.
+ * @throws {RangeError} When a group is not multicast or a TTL is out of range.
+ * @throws {MulticastError} When the kernel refuses a group or interface.
  * @throws {Error} When `implementation` is `native` and libc cannot be used.
  *
  * @example Receiving what was sent to the socket
@@ -74,6 +82,35 @@ export interface OpenDatagramSocketOptions {
  * console.log(socket.kind, "received", received);
  * socket.close();
  * ```
+ *
+ * @example Two members of a group on the loopback interface
+ * ```ts ignore
+ * import { openDatagramSocket } from "./open.ts";
+ *
+ * // Two receivers share the port; each gets its own copy.
+ * const group = "239.255.0.1";
+ * const first = await openDatagramSocket({
+ *   hostname: "0.0.0.0",
+ *   port: 0,
+ *   reuseAddress: true,
+ *   multicast: { join: group, interface: "127.0.0.1" },
+ * });
+ * const second = await openDatagramSocket({
+ *   hostname: "0.0.0.0",
+ *   port: first.addr.port,
+ *   reuseAddress: true,
+ *   multicast: { join: group, interface: "127.0.0.1" },
+ * });
+ * const sender = await openDatagramSocket({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   multicastInterface: "127.0.0.1",
+ *   multicastTtl: 0,
+ * });
+ * await sender.send(new Uint8Array([1, 2, 3]), { hostname: group, port: first.addr.port });
+ * console.log(await first.receive(first.createBatch()), await second.receive(second.createBatch()));
+ * for (const socket of [first, second, sender]) socket.close();
+ * ```
  */
 export async function openDatagramSocket(
   options: OpenDatagramSocketOptions,
@@ -83,6 +120,8 @@ export async function openDatagramSocket(
     receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
     implementation = "auto",
     offload = true,
+    hostname: _,
+    ...shared
   } = options;
   if (!["auto", "native", "deno"].includes(implementation)) {
     throw new TypeError(
@@ -96,8 +135,14 @@ export async function openDatagramSocket(
   const native = implementation === "native" ||
     (implementation === "auto" && loadLibc() !== undefined);
   return native
-    ? openNativeDatagramSocket({ hostname, port, receiveBufferBytes, offload })
-    : openDenoDatagramSocket({ hostname, port, receiveBufferBytes });
+    ? openNativeDatagramSocket({
+      ...shared,
+      hostname,
+      port,
+      receiveBufferBytes,
+      offload,
+    })
+    : openDenoDatagramSocket({ ...shared, hostname, port, receiveBufferBytes });
 }
 
 /**
