@@ -52,6 +52,13 @@ const DEPS = {
     probe: () => commandWorks("/usr/bin/chromium", ["--version"]),
     install: "apt-get install chromium",
   },
+  // A private network namespace with its loopback up: needs root (or
+  // CAP_SYS_ADMIN), util-linux's unshare and iproute2's ip.
+  netns: {
+    probe: () =>
+      commandWorks("unshare", ["-n", "ip", "link", "set", "lo", "up"]),
+    install: "apt-get install util-linux iproute2, and run as root",
+  },
   gstreamer: {
     probe: () => commandWorks("gst-inspect-1.0", ["rtpjpegpay"]),
     install: "apt-get install gstreamer1.0-tools gstreamer1.0-plugins-good",

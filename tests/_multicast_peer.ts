@@ -38,6 +38,13 @@ export interface ScenarioPlan {
   members: MemberPlan[];
 }
 
+/** What a scenario reports. */
+export interface ScenarioResult {
+  members: MemberResult[];
+  /** UDP datagrams the kernel counted out, segmented runs as one. */
+  udpOutDatagrams: number;
+}
+
 /** What one receiving socket got. */
 export interface MemberResult {
   implementation: string;
@@ -198,7 +205,23 @@ async function scenario(plan: ScenarioPlan): Promise<void> {
     await child.process.status;
   }
   sender.close();
-  print({ result: results });
+  print({ result: { members: results, udpOutDatagrams: udpOutDatagrams() } });
+}
+
+/**
+ * UDP datagrams this namespace sent, as the kernel counts them: one per
+ * segmented run, so fewer than were sent when offload was used.
+ */
+function udpOutDatagrams(): number {
+  // Deno reads /proc/net only with --allow-all; cat may.
+  const { stdout } = new Deno.Command("cat", { args: ["/proc/net/snmp"] })
+    .outputSync();
+  const lines = new TextDecoder().decode(stdout).split("\n")
+    .filter((line) => line.startsWith("Udp:"))
+    .map((line) => line.split(/\s+/));
+  const [names, values] = lines;
+  const at = names?.indexOf("OutDatagrams") ?? -1;
+  return at < 0 ? -1 : Number(values?.[at]);
 }
 
 /** How an attempt failed: the error's class, errno name and message. */
