@@ -8,6 +8,7 @@
  * @module
  */
 
+import { multicastBindAddress } from "../lib/net/multicast.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
 import type { DatagramSocket, Endpoint } from "../lib/net/types.ts";
 
@@ -71,7 +72,7 @@ function openMember(
   member: MemberPlan,
 ): Promise<DatagramSocket> {
   return openDatagramSocket({
-    hostname: "0.0.0.0",
+    hostname: multicastBindAddress(plan.group),
     port: plan.port,
     implementation: member.implementation,
     offload: member.offload ?? true,
@@ -193,7 +194,7 @@ async function scenario(plan: ScenarioPlan): Promise<void> {
   // Unicast to the shared port reaches one socket, not all; sent first, it
   // is queued ahead of the group's datagrams.
   await sender.send(new Uint8Array([1]), {
-    hostname: "127.0.0.1",
+    hostname: plan.interface,
     port: plan.port,
   });
   await sender.sendMany(datagrams, to);
