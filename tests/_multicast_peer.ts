@@ -14,8 +14,11 @@ import type { DatagramSocket, Endpoint } from "../lib/net/types.ts";
 
 /** Where and how a set of receivers runs. */
 export interface MemberPlan {
-  /** Which implementation the receivers use. */
-  implementation: "native" | "deno";
+  /**
+   * Which implementation the receivers use; `python` is one socket of
+   * `tests/peers/multicast_member.py`, always in a child process.
+   */
+  implementation: "native" | "deno" | "python";
   /** Sockets bound to the group's port in one process. */
   sockets: number;
   /** Whether they run in a child process rather than in the scenario's. */
@@ -71,6 +74,9 @@ function openMember(
   plan: ScenarioPlan,
   member: MemberPlan,
 ): Promise<DatagramSocket> {
+  if (member.implementation === "python") {
+    throw new TypeError("Python members run in a child process");
+  }
   return openDatagramSocket({
     hostname: multicastBindAddress(plan.group),
     port: plan.port,
@@ -153,8 +159,19 @@ async function line(
 /** The whole scenario: members, a send, every member's report. */
 async function scenario(plan: ScenarioPlan): Promise<void> {
   const children = plan.members.filter((m) => m.child).map((member) => {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: [
+    const [command, ...args] = member.implementation === "python"
+      ? [
+        "python3",
+        "-u",
+        new URL("peers/multicast_member.py", import.meta.url).pathname,
+        plan.group,
+        `${plan.port}`,
+        plan.interface,
+        `${plan.count}`,
+        `${plan.size}`,
+      ]
+      : [
+        Deno.execPath(),
         "run",
         "-q",
         "-P=test",
@@ -162,7 +179,9 @@ async function scenario(plan: ScenarioPlan): Promise<void> {
         "members",
         JSON.stringify(plan),
         JSON.stringify(member),
-      ],
+      ];
+    const process = new Deno.Command(command!, {
+      args,
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
