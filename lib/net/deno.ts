@@ -138,9 +138,9 @@ export async function openDenoDatagramSocket(
       hostname,
       port,
       transport: "udp",
-      reuseAddress: plan?.reuseAddress ?? false,
+      reuseAddress: options.reuseAddress ?? false,
       // Deno's default is off; the kernel's, and the native socket's, on.
-      loopback: plan?.loopback ?? true,
+      loopback: options.multicastLoopback ?? true,
     });
   } catch (error) {
     const [code, text] = describeOsError(error);
