@@ -19,6 +19,8 @@ import { runDemoSender } from "./lib/demo.ts";
 import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
+import { MulticastError } from "./lib/net/errors.ts";
+import { isMulticast, multicastBindAddress } from "./lib/net/multicast.ts";
 import {
   choiceFlag,
   errorLine,
@@ -50,6 +52,10 @@ Options:
   --out DIR               save each frame's bytes, as received, as DIR/000001.jpg, …
   --count N               exit after N whole frames
   --timeout MS            drop a partial frame silent for this long (default 3000)
+  --join GROUP            also receive multicast GROUP on the image port (may be
+                          given more than once); binds 0.0.0.0 unless --host
+                          says otherwise, and shares the port with other receivers
+  --join-if ADDR          the interface to join on, by one of its addresses
   --max-frame-bytes N     largest frame a header may announce (default ${DEFAULT_MAX_FRAME_BYTES})
   --rcvbuf BYTES          kernel receive buffer to ask for (default ${DEFAULT_RECEIVE_BUFFER_BYTES})
   --decoder MODE          auto, native, imagescript or none (default auto)
@@ -124,6 +130,8 @@ await runMain(async () => {
     decoder: { type: "string" },
     view: { type: "string" },
     "view-host": { type: "string" },
+    join: { type: "string", multiple: true },
+    "join-if": { type: "string" },
     demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -164,6 +172,24 @@ await runMain(async () => {
     "imagescript",
     "none",
   ]);
+  const groups = values.join ?? [];
+  for (const group of groups) {
+    if (!isMulticast(group)) {
+      throw new UsageError(
+        `--join takes a multicast group address (224.0.0.0/4 or ff00::/8, 239.x.y.z for local use), got '${group}'`,
+      );
+    }
+  }
+  if (values["join-if"] !== undefined && groups.length === 0) {
+    throw new UsageError("--join-if goes with --join GROUP");
+  }
+  const host = values.host ??
+    (groups.length > 0 ? multicastBindAddress(groups[0]!) : DEFAULT_HOST);
+  if (groups.length > 0 && host !== "0.0.0.0" && host !== "::") {
+    throw new UsageError(
+      `--join needs the image port bound to a wildcard address: a socket bound to ${host} gets no multicast; drop --host or use --host 0.0.0.0`,
+    );
+  }
   const demo = values.demo;
   const viewPort = values.view === undefined
     ? (demo ? 8080 : undefined)
@@ -183,7 +209,15 @@ await runMain(async () => {
   const warnings = new LogLimiter(20, console.error);
   let viewer: Viewer | undefined;
   const listenOptions = {
-    hostname: values.host ?? DEFAULT_HOST,
+    hostname: host,
+    ...(groups.length > 0 && {
+      reuseAddress: true,
+      multicast: {
+        join: groups,
+        ...(values["join-if"] !== undefined &&
+          { interface: values["join-if"] }),
+      },
+    }),
     timeoutMs,
     maxFrameBytes,
     receiveBufferBytes,
@@ -218,7 +252,10 @@ await runMain(async () => {
         port: free ? 0 : port,
         messagePort: free ? 0 : messagePort,
       }),
-  );
+  ).catch((error) => {
+    if (!(error instanceof MulticastError)) throw error;
+    throw new Error(`${error.message} (--join-if ADDR)`, { cause: error });
+  });
   const image = server.imageAddr;
   const msg = server.messageAddr!;
   console.log(`ready image=${endpointKey(image)} msg=${endpointKey(msg)}`);

@@ -144,6 +144,19 @@ export interface FrameServerOptions extends ReassemblerOptions {
   /** Which datagram layer to use. @default {"auto"} */
   socketImplementation?: "auto" | "native" | "deno";
   /**
+   * Multicast groups for the image port to join, and the interface to join
+   * them on (by one of its addresses). Bind the wildcard address
+   * (`multicastBindAddress`) to receive them; unicast still arrives.
+   */
+  multicast?: { join: string | readonly string[]; interface?: string };
+  /**
+   * Lets other sockets bind the image port too (`SO_REUSEADDR`), so that
+   * several servers on one host can receive the same multicast group.
+   *
+   * @default {false}
+   */
+  reuseAddress?: boolean;
+  /**
    * Decodes each whole frame: a decoder, or a mode for
    * {@linkcode createDecoder} (`none` turns decoding off). A decoder made
    * from a mode is closed with the server.
@@ -342,6 +355,9 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       receiveBufferBytes: options.receiveBufferBytes ??
         DEFAULT_RECEIVE_BUFFER_BYTES,
       implementation,
+      ...(options.multicast !== undefined && { multicast: options.multicast }),
+      ...(options.reuseAddress !== undefined &&
+        { reuseAddress: options.reuseAddress }),
     });
     let messages: DatagramSocket | undefined;
     const messagePort = options.messagePort === undefined
