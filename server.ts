@@ -28,6 +28,7 @@ import {
   LogLimiter,
   onShutdown,
   parseFlags,
+  positiveNumberFlag,
   runMain,
   UsageError,
 } from "./lib/cli/cli.ts";
@@ -38,6 +39,7 @@ import {
 } from "./lib/classic/constants.ts";
 import { FrameServer, type ServerStats } from "./lib/server/server.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
+import { openFrameOutputs } from "./lib/record/outputs.ts";
 
 const HELP = `Usage: deno run -P server.ts [options]
 
@@ -50,6 +52,13 @@ Options:
   --port N                image port (default ${DEFAULT_IMAGE_PORT}; 0 picks a free one)
   --msg-port N            message port (default ${DEFAULT_MESSAGE_PORT}; 0 picks a free one)
   --out DIR               save each frame's bytes, as received, as DIR/000001.jpg, …
+  --out -                 write the frames to stdout as one MJPEG stream (PNG
+                          as JPEG), for: server.ts --out - | ffplay -f mjpeg -;
+                          every line goes to stderr then
+  --record DIR            record each sender to DIR/SENDER-YYYYmmdd-HHMMSS.mkv
+                          (MJPEG in Matroska through ffmpeg, no re-encode,
+                          arrival timestamps; a new file when the size changes)
+  --record-segment MIN    start a new file every MIN minutes (decimals allowed)
   --count N               exit after N whole frames
   --timeout MS            drop a partial frame silent for this long (default 3000)
   --join GROUP            also receive multicast GROUP on the image port (may be
@@ -123,6 +132,8 @@ await runMain(async () => {
     port: { type: "string" },
     "msg-port": { type: "string" },
     out: { type: "string" },
+    record: { type: "string" },
+    "record-segment": { type: "string" },
     count: { type: "string" },
     timeout: { type: "string" },
     "max-frame-bytes": { type: "string" },
@@ -140,6 +151,9 @@ await runMain(async () => {
     console.log(HELP);
     return 0;
   }
+  const toStdout = values.out === "-";
+  // stdout carries the MJPEG stream: every line, ours or a library's, goes to stderr.
+  if (toStdout) console.log = console.error;
   const port = intFlag("port", values.port, DEFAULT_IMAGE_PORT, {
     max: 65535,
   });
@@ -200,8 +214,23 @@ await runMain(async () => {
   // The demo prints a status line instead of a line per frame.
   const quiet = values.quiet || demo;
   const log = quiet ? () => {} : console.log;
-  const out = values.out;
+  const out = toStdout ? undefined : values.out;
   if (out !== undefined) await Deno.mkdir(out, { recursive: true });
+  const segmentMinutes = positiveNumberFlag(
+    "record-segment",
+    values["record-segment"],
+    Infinity,
+  );
+  if (values["record-segment"] !== undefined && values.record === undefined) {
+    throw new UsageError("--record-segment goes with --record DIR");
+  }
+  const outputs = await openFrameOutputs({
+    recordDir: values.record,
+    segmentMs: segmentMinutes * 60_000,
+    stream: toStdout ? Deno.stdout.writable : undefined,
+    log: (line) => log(line),
+    warn: console.error,
+  });
 
   const { decoder, reason } = await createDecoder(decoderMode);
   const limited = new LogLimiter(20, log);
@@ -351,6 +380,7 @@ await runMain(async () => {
           `frame ${frame.index}: ${frame.bytes.length} bytes ${size} ${kind} from ${frame.sender}`,
         );
       }
+      await outputs.frame(frame, frame.receivedAt);
       if (out !== undefined) {
         const ext = frame.format ? extensionOf(frame.format) : "bin";
         const name = `${String(frame.index).padStart(6, "0")}.${ext}`;
@@ -371,6 +401,7 @@ await runMain(async () => {
     await demoSender;
     await server.close();
     await viewer?.close();
+    for (const line of await outputs.close()) console.log(line);
     decoder?.close();
     limited.flush();
     warnings.flush();

@@ -9,6 +9,7 @@
 import { JpegSplitter, type JpegSplitterStats } from "./jpeg_splitter.ts";
 import { LatestSlot } from "./latest.ts";
 import { stderrGist, StderrTail } from "./_stderr.ts";
+import { spawnProblem } from "./_spawn.ts";
 
 /**
  * Where frames come from.
@@ -423,23 +424,12 @@ export function openCapture(
 }
 
 function spawnError(error: unknown, ffmpegPath: string): unknown {
-  const where = ffmpegPath === "ffmpeg" ? "" : ` at ${ffmpegPath}`;
-  if (error instanceof Deno.errors.NotFound) {
-    return new CaptureError(
-      `ffmpeg not found${where}: install it with apt-get install ffmpeg (macOS: brew install ffmpeg)`,
-      { reason: "not-found", cause: error },
-    );
-  }
-  if (
-    error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied
-  ) {
-    return new CaptureError(
-      `Cannot run ffmpeg${where}: permission denied, allow it with --allow-run=${ffmpegPath}`,
-      { reason: "permission", cause: error },
-    );
-  }
-  return error;
+  const problem = spawnProblem(error, ffmpegPath);
+  if (problem === undefined) return error;
+  return new CaptureError(problem.message, {
+    reason: problem.reason,
+    cause: error,
+  });
 }
 
 function describeSource(source: CaptureSource, input: string): string {

@@ -108,6 +108,37 @@ export function intFlag(
 }
 
 /**
+ * Reads a positive decimal flag, such as minutes.
+ *
+ * @param name The flag's name, without dashes, for the message.
+ * @param value The flag's text, or `undefined` when not given.
+ * @param fallback The value when not given.
+ * @returns The number, finite and above 0.
+ *
+ * @example Usage
+ * ```ts
+ * import { positiveNumberFlag } from "./cli.ts";
+ * console.log(positiveNumberFlag("record-segment", "0.5", Infinity)); // 0.5
+ * ```
+ */
+export function positiveNumberFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = /^\s*\+?(\d+\.?\d*|\.\d+)\s*$/.test(value)
+    ? Number(value)
+    : NaN;
+  if (!Number.isFinite(number) || number <= 0) {
+    throw new UsageError(
+      `--${name} must be a number above 0, such as 0.5 or 10, got '${value}'`,
+    );
+  }
+  return number;
+}
+
+/**
  * Reads a flag that must be one of a few words.
  *
  * @param name The flag's name, without dashes.
