@@ -9,6 +9,7 @@
  * - Codecs: {@linkcode createDecoder}, {@linkcode createEncoder}.
  * - Capture through ffmpeg: {@linkcode openCapture}.
  * - The live viewer: {@linkcode Viewer}.
+ * - Recording: {@linkcode Recorder}, {@linkcode MjpegOutput}.
  *
  * @example Sending an image to the tutorial's server
  * ```ts ignore
@@ -37,3 +38,4 @@ export * from "./image/pattern.ts";
 export * from "./frame_source.ts";
 export { runDemoSender } from "./demo.ts";
 export type { DemoSenderOptions } from "./demo.ts";
+export * from "./record/mod.ts";

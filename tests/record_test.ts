@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  BoundedWriter,
   DEFAULT_MAX_QUEUED_BYTES,
-  FrameSink,
-} from "../lib/record/frame_sink.ts";
+} from "../lib/recor./bounded_writer.ts";
 import { recordingFileName, safeSenderName } from "../lib/record/file_name.ts";
 import {
   matroskaFrameHead,
@@ -187,9 +187,9 @@ Deno.test({
   },
 });
 
-// FrameSink
+// BoundedWriter
 
-Deno.test("FrameSink writes frames in order and drops whole frames past its bound", async () => {
+Deno.test("BoundedWriter writes frames in order and drops whole frames past its bound", async () => {
   const written: number[] = [];
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => release = resolve);
@@ -199,7 +199,7 @@ Deno.test("FrameSink writes frames in order and drops whole frames past its boun
       written.push(chunk[0]!);
     },
   });
-  const sink = new FrameSink(stream, { maxQueuedBytes: 10 });
+  const sink = new BoundedWriter(stream, { maxQueuedBytes: 10 });
   const frame = (n: number) => [Uint8Array.of(n, 0), Uint8Array.of(n, 0, 0)];
   const accepted = [1, 2, 3, 4].map((n) => sink.write(frame(n)));
   // 5 bytes each: the first two fit in 10, the others wait for room.
@@ -213,22 +213,22 @@ Deno.test("FrameSink writes frames in order and drops whole frames past its boun
   assert.equal(DEFAULT_MAX_QUEUED_BYTES, 32 * 1024 * 1024);
 });
 
-Deno.test("FrameSink takes one frame larger than its bound when nothing waits", async () => {
-  const sink = new FrameSink(new WritableStream(), { maxQueuedBytes: 4 });
+Deno.test("BoundedWriter takes one frame larger than its bound when nothing waits", async () => {
+  const sink = new BoundedWriter(new WritableStream(), { maxQueuedBytes: 4 });
   assert.equal(sink.write([new Uint8Array(100)]), true);
   assert.equal(sink.write([new Uint8Array(1)]), false);
   await sink.close();
   assert.equal(sink.stats.written, 1);
 });
 
-Deno.test("FrameSink reports the first failed write once and then refuses frames", async () => {
+Deno.test("BoundedWriter reports the first failed write once and then refuses frames", async () => {
   const errors: unknown[] = [];
   const stream = new WritableStream<Uint8Array>({
     write() {
       throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
     },
   });
-  const sink = new FrameSink(stream, { onError: (e) => errors.push(e) });
+  const sink = new BoundedWriter(stream, { onError: (e) => errors.push(e) });
   sink.write([Uint8Array.of(1)]);
   sink.write([Uint8Array.of(2)]);
   await sink.close();

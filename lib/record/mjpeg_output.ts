@@ -10,7 +10,7 @@
 
 import type { ImageFormat } from "../codec/types.ts";
 import { JpegFrames, type PngTranscoder } from "./_jpeg.ts";
-import { FrameSink } from "./frame_sink.ts";
+import { BoundedWriter } from "./bounded_writer.ts";
 
 /** Options for {@linkcode MjpegOutput}. */
 export interface MjpegOutputOptions {
@@ -50,7 +50,7 @@ export interface MjpegOutputStats {
  * ```
  */
 export class MjpegOutput implements AsyncDisposable {
-  readonly #sink: FrameSink;
+  readonly #sink: BoundedWriter;
   readonly #jpeg: JpegFrames;
   #skipped = 0;
   #stopped = false;
@@ -64,7 +64,7 @@ export class MjpegOutput implements AsyncDisposable {
     options: MjpegOutputOptions = {},
   ) {
     this.#jpeg = new JpegFrames(options.transcode);
-    this.#sink = new FrameSink(stream, {
+    this.#sink = new BoundedWriter(stream, {
       closeStream: options.closeStream ?? false,
       ...(options.maxQueuedBytes === undefined
         ? {}

@@ -10,7 +10,7 @@
 import { stderrGist, StderrTail } from "../capture/_stderr.ts";
 import { spawnProblem } from "../capture/_spawn.ts";
 import type { Dimensions } from "../viewer/_dimensions.ts";
-import { FrameSink } from "./frame_sink.ts";
+import { BoundedWriter } from "./bounded_writer.ts";
 import { matroskaFrameHead, matroskaHeader } from "./matroska.ts";
 
 /**
@@ -71,7 +71,7 @@ export class MkvFile {
   /** The frames' size. */
   readonly size: Readonly<Dimensions>;
   readonly #child: Deno.ChildProcess;
-  readonly #sink: FrameSink;
+  readonly #sink: BoundedWriter;
   readonly #stderr = new StderrTail();
   readonly #stderrDone: Promise<void>;
   readonly #onFailure: ((error: Error) => void) | undefined;
@@ -90,7 +90,7 @@ export class MkvFile {
     this.path = path;
     this.size = { ...options.size };
     this.#onFailure = options.onFailure;
-    this.#sink = new FrameSink(child.stdin, {
+    this.#sink = new BoundedWriter(child.stdin, {
       ...(options.maxQueuedBytes === undefined
         ? {}
         : { maxQueuedBytes: options.maxQueuedBytes }),

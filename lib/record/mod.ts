@@ -25,7 +25,7 @@ export * from "./recorder.ts";
 export * from "./mjpeg_output.ts";
 export * from "./mkv_file.ts";
 export * from "./matroska.ts";
-export * from "./frame_sink.ts";
+export * from "./bounded_writer.ts";
 export * from "./file_name.ts";
 export type { PngTranscoder } from "./_jpeg.ts";
 export * from "./outputs.ts";

@@ -8,8 +8,8 @@
  * @module
  */
 
-/** Options for {@linkcode FrameSink}. */
-export interface FrameSinkOptions {
+/** Options for {@linkcode BoundedWriter}. */
+export interface BoundedWriterOptions {
   /**
    * The most bytes that may wait for the stream. A frame that would go past
    * it is dropped, unless nothing waits: one frame always fits, so that a
@@ -19,7 +19,7 @@ export interface FrameSinkOptions {
    */
   maxQueuedBytes?: number;
   /**
-   * Whether {@linkcode FrameSink.close} closes the stream, or only lets go
+   * Whether {@linkcode BoundedWriter.close} closes the stream, or only lets go
    * of it (for stdout, which others may still write to).
    *
    * @default {true}
@@ -34,8 +34,8 @@ export interface FrameSinkOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Counters of a {@linkcode FrameSink}. */
-export interface FrameSinkStats {
+/** Counters of a {@linkcode BoundedWriter}. */
+export interface BoundedWriterStats {
   /** Frames written to the stream. */
   written: number;
   /** Frames dropped because too many bytes waited. */
@@ -44,7 +44,7 @@ export interface FrameSinkStats {
   queuedBytes: number;
 }
 
-/** The default of {@linkcode FrameSinkOptions.maxQueuedBytes}: 32 MiB. */
+/** The default of {@linkcode BoundedWriterOptions.maxQueuedBytes}: 32 MiB. */
 export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -53,18 +53,18 @@ export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
  *
  * @example Frames to a pipe that reads slowly
  * ```ts
- * import { FrameSink } from "./frame_sink.ts";
+ * import { BoundedWriter } from "./bounded_writer.ts";
  * const chunks: Uint8Array[] = [];
  * const slow = new WritableStream<Uint8Array>({
  *   write: (chunk) => new Promise((done) => setTimeout(() => done(void chunks.push(chunk)), 10)),
  * });
- * const sink = new FrameSink(slow, { maxQueuedBytes: 8 });
+ * const sink = new BoundedWriter(slow, { maxQueuedBytes: 8 });
  * for (let i = 0; i < 5; i++) sink.write([new Uint8Array(4)]);
  * await sink.close();
  * console.log(sink.stats); // { written: 2, dropped: 3, queuedBytes: 0 }
  * ```
  */
-export class FrameSink {
+export class BoundedWriter {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #maxQueuedBytes: number;
   readonly #closeStream: boolean;
@@ -84,7 +84,7 @@ export class FrameSink {
    */
   constructor(
     stream: WritableStream<Uint8Array>,
-    options: FrameSinkOptions = {},
+    options: BoundedWriterOptions = {},
   ) {
     const max = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
@@ -99,7 +99,7 @@ export class FrameSink {
   }
 
   /** Frames written, dropped, and bytes waiting. */
-  get stats(): FrameSinkStats {
+  get stats(): BoundedWriterStats {
     return {
       written: this.#written,
       dropped: this.#dropped,
