@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   BoundedWriter,
   DEFAULT_MAX_QUEUED_BYTES,
-} from "../lib/recor./bounded_writer.ts";
+} from "../lib/record/bounded_writer.ts";
 import { recordingFileName, safeSenderName } from "../lib/record/file_name.ts";
 import {
   matroskaFrameHead,
