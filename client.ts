@@ -25,6 +25,8 @@ import {
 import { ClassicClient } from "./lib/classic/client.ts";
 import { ReplyTimeoutError } from "./lib/classic/requester.ts";
 import { openFrameSource } from "./lib/frame_source.ts";
+import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
+import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { sleep } from "./lib/_sleep.ts";
 
@@ -40,6 +42,8 @@ Sources (one of):
                           index (macOS), a device name (Windows), or "testsrc"
                           for ffmpeg's synthetic camera
   --video FILE            a video file through ffmpeg (--loop to repeat it)
+  --camera list           list the capture devices (and on Linux their formats
+                          and sizes), then exit
 
 Options:
   --host ADDR             server address (default ${DEFAULT_HOST})
@@ -57,6 +61,12 @@ Options:
                           as the tutorial's loop does
   --quality Q             JPEG quality, 1-100 (default 95, as OpenCV's)
   --size WxH              camera/video/pattern frame size (default 640x480)
+  --camera-format F       auto, mjpeg or raw (default auto): mjpeg forwards the
+                          camera's own JPEG frames (v4l2 -input_format mjpeg,
+                          dshow -vcodec mjpeg) with no decode or re-encode; raw
+                          has ffmpeg encode every frame; auto uses mjpeg when
+                          the camera offers it at --size. For --video, auto
+                          forwards an MJPEG file's frames as they are
   --loop                  repeat the video file
   --timeout MS            wait this long for each reply (default 2000)
   --retries N             send a frame again this many times (default 3)
@@ -100,6 +110,7 @@ await runMain(async () => {
     size: { type: "string" },
     camera: { type: "string" },
     video: { type: "string" },
+    "camera-format": { type: "string" },
     loop: { type: "boolean", default: false },
     timeout: { type: "string" },
     retries: { type: "string" },
@@ -109,6 +120,23 @@ await runMain(async () => {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  if (values.camera === "list") {
+    for (const line of cameraTable(await listCaptureDevices())) {
+      console.log(line);
+    }
+    return 0;
+  }
+  const cameraFormat = choiceFlag(
+    "camera-format",
+    values["camera-format"],
+    CAMERA_FORMATS,
+  );
+  if (
+    values["camera-format"] !== undefined && values.camera === undefined &&
+    values.video === undefined
+  ) {
+    throw new UsageError("--camera-format goes with --camera or --video");
   }
   const sources = [
     positionals.length > 0,
@@ -171,8 +199,14 @@ await runMain(async () => {
     encode,
     quality,
     fps: fps || undefined,
+    cameraFormat,
     ...size,
   });
+  if (source.passthrough && !quiet) {
+    console.log(
+      "capture: forwarding the source's own MJPEG frames (no decode, no re-encode)",
+    );
+  }
   await using client = await ClassicClient.connect({
     hostname: values.host ?? DEFAULT_HOST,
     port,

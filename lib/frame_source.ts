@@ -7,7 +7,12 @@
  * @module
  */
 
-import { type CaptureSource, openCapture } from "./capture/ffmpeg.ts";
+import {
+  type CameraFormat,
+  type CaptureSource,
+  openCapture,
+} from "./capture/ffmpeg.ts";
+import { choosePassthrough } from "./capture/devices.ts";
 import { createDecoder, createEncoder } from "./codec/select.ts";
 import {
   type DecodedImage,
@@ -31,6 +36,8 @@ export interface FrameSource extends AsyncDisposable {
   next(): Promise<SourceFrame | undefined>;
   /** Frames the source skipped because the consumer was slower than it. */
   readonly dropped: number;
+  /** Whether a camera's or video's own JPEG frames are forwarded, not re-encoded. */
+  readonly passthrough?: boolean;
   /** Ends the source: the next `next()` resolves with `undefined`. */
   stop(): void;
 }
@@ -65,6 +72,14 @@ export interface FrameSourceOptions {
   label?: string | undefined;
   /** Camera or video frame rate; by default its own (30 for `testsrc`). */
   fps?: number | undefined;
+  /**
+   * MJPEG passthrough for a camera or video: `auto` forwards the source's
+   * own JPEG frames when it has them at the asked size, `mjpeg` insists,
+   * `raw` has ffmpeg encode every frame.
+   *
+   * @default {"auto"}
+   */
+  cameraFormat?: CameraFormat | undefined;
 }
 
 /**
@@ -88,7 +103,7 @@ export async function openFrameSource(
   const files = options.files ?? [];
   if (files.length > 0) return await openFiles(files, options);
   if (options.camera !== undefined || options.video !== undefined) {
-    return openLive(options);
+    return await openLive(options);
   }
   return await openPattern(options);
 }
@@ -248,21 +263,29 @@ async function openPattern(options: FrameSourceOptions): Promise<FrameSource> {
   );
 }
 
-function openLive(options: FrameSourceOptions): FrameSource {
+async function openLive(options: FrameSourceOptions): Promise<FrameSource> {
   const name = options.camera ?? options.video!;
   const source: CaptureSource = options.video !== undefined
     ? { kind: "video", path: options.video, loop: options.loop ?? false }
     : name === "testsrc"
     ? { kind: "testsrc" }
     : { kind: "camera", device: name };
+  const size = options.width !== undefined && options.height !== undefined
+    ? { width: options.width, height: options.height }
+    : undefined;
+  const passthrough = source.kind === "testsrc"
+    ? options.cameraFormat === "mjpeg" // which ffmpegArgs refuses, in one line
+    : await choosePassthrough(source, options.cameraFormat ?? "auto", {
+      size,
+    });
   const capture = openCapture(source, {
-    ...(options.width !== undefined && options.height !== undefined
-      ? { size: { width: options.width, height: options.height } }
-      : {}),
+    ...(size !== undefined ? { size } : {}),
     ...(options.fps !== undefined ? { fps: options.fps } : {}),
     quality: options.quality ?? 95,
+    passthrough,
   });
   return {
+    passthrough,
     get dropped() {
       return capture.stale;
     },

@@ -65,7 +65,34 @@ export interface FfmpegArgsOptions {
    * @default {Deno.build.os}
    */
   platform?: typeof Deno.build.os;
+  /**
+   * Forward the source's own JPEG frames with `-c:v copy`: no decode, no
+   * re-encode. A V4L2 camera is asked for MJPEG (`-input_format mjpeg`), a
+   * DirectShow camera too (`-vcodec mjpeg`); a video file must be MJPEG
+   * already. AVFoundation offers no MJPEG input, and the test pattern has
+   * no frames of its own. `quality` does not apply; nor, for a video, does
+   * `fps` (the sender paces instead) or `size` (it cannot be rescaled
+   * without re-encoding).
+   *
+   * @default {false}
+   */
+  passthrough?: boolean;
 }
+
+/**
+ * How a camera's frames become JPEG: `mjpeg` forwards the camera's own
+ * (passthrough), `raw` has ffmpeg encode them, `auto` picks `mjpeg` when the
+ * device offers it at the asked size. For a video file, `auto` forwards an
+ * MJPEG file as it is and `raw` re-encodes any file.
+ */
+export type CameraFormat = "auto" | "mjpeg" | "raw";
+
+/** The choices of {@linkcode CameraFormat}, for flag parsing. */
+export const CAMERA_FORMATS: readonly ["auto", "mjpeg", "raw"] = [
+  "auto",
+  "mjpeg",
+  "raw",
+];
 
 /** Options for {@linkcode openCapture}. */
 export interface CaptureOptions extends FfmpegArgsOptions {
@@ -152,6 +179,29 @@ export class CaptureError extends Error {
 const DEFAULT_QUALITY = 80;
 const TESTSRC_SIZE: FrameSize = { width: 640, height: 480 };
 const TESTSRC_FPS = 30;
+
+function checkPassthrough(
+  source: CaptureSource,
+  options: FfmpegArgsOptions,
+): void {
+  if (options.passthrough !== true) return;
+  const platform = options.platform ?? Deno.build.os;
+  if (source.kind === "testsrc") {
+    throw new RangeError(
+      "Cannot pass the test pattern through: it has no JPEG frames of its own",
+    );
+  }
+  if (source.kind === "camera" && platform === "darwin") {
+    throw new RangeError(
+      "Cannot ask an AVFoundation camera for MJPEG: AVFoundation offers only raw pixel formats; use the raw format",
+    );
+  }
+  if (source.kind === "video" && options.size !== undefined) {
+    throw new RangeError(
+      "Cannot rescale a video whose frames are passed through: drop the size, or re-encode",
+    );
+  }
+}
 
 function checkOptions(options: FfmpegArgsOptions): void {
   const { size, fps, quality } = options;
@@ -262,6 +312,14 @@ function inputName(
  * each packet matters: otherwise the end of each frame waits in ffmpeg's
  * output buffer until the next frame is written.
  *
+ * With `passthrough`, the source's own JPEG frames are copied instead:
+ *
+ * - camera on Linux: `-f v4l2 -input_format mjpeg [-framerate FPS] [-video_size WxH] -i DEV`
+ * - camera on Windows: `-f dshow -vcodec mjpeg [-framerate FPS] [-video_size WxH] -i video=NAME`
+ * - video: `-re [-stream_loop -1] -i FILE`
+ *
+ * then `-an -c:v copy -f mjpeg -flush_packets 1 -`.
+ *
  * @param source What to capture.
  * @param options Size, rate, quality and platform.
  * @returns The argument list for `Deno.Command`.
@@ -279,8 +337,10 @@ export function ffmpegArgs(
   options: FfmpegArgsOptions = {},
 ): string[] {
   checkOptions(options);
+  checkPassthrough(source, options);
   const platform = options.platform ?? Deno.build.os;
   const { size, fps } = options;
+  const copy = options.passthrough === true;
   const args = ["-hide_banner", "-loglevel", "error", "-nostdin"];
   const input = inputName(source, options);
   switch (source.kind) {
@@ -291,6 +351,12 @@ export function ffmpegArgs(
         ? "avfoundation"
         : "v4l2";
       args.push("-f", format);
+      if (copy) {
+        args.push(
+          platform === "windows" ? "-vcodec" : "-input_format",
+          "mjpeg",
+        );
+      }
       if (fps !== undefined) args.push("-framerate", String(fps));
       if (size !== undefined) {
         args.push("-video_size", `${size.width}x${size.height}`);
@@ -305,11 +371,16 @@ export function ffmpegArgs(
       args.push("-re");
       if (source.loop === true) args.push("-stream_loop", "-1");
       args.push("-i", input);
+      if (copy) break;
       if (size !== undefined) {
         args.push("-vf", `scale=${size.width}:${size.height}`);
       }
       if (fps !== undefined) args.push("-r", String(fps));
       break;
+  }
+  if (copy) {
+    args.push("-an", "-c:v", "copy", "-f", "mjpeg", "-flush_packets", "1", "-");
+    return args;
   }
   args.push(
     "-an",

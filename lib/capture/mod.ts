@@ -22,5 +22,6 @@
  */
 
 export * from "./ffmpeg.ts";
+export * from "./devices.ts";
 export * from "./jpeg_splitter.ts";
 export * from "./latest.ts";
