@@ -11,6 +11,7 @@ import {
 import { LatestSlot } from "../lib/capture/latest.ts";
 import { stderrGist, StderrTail } from "../lib/capture/_stderr.ts";
 import { missing } from "./_deps.ts";
+import { script } from "./_process.ts";
 
 const OUTPUT = [
   "-an",
@@ -527,3 +528,164 @@ Deno.test({
     assert.equal(await capture.next(), undefined);
   },
 });
+
+// MJPEG passthrough
+
+const COPY_OUTPUT = [
+  ...["-an", "-c:v", "copy", "-f", "mjpeg", "-flush_packets", "1", "-"],
+];
+
+Deno.test("ffmpegArgs asks a V4L2 camera for MJPEG and copies its frames", () => {
+  const args = ffmpegArgs({ kind: "camera", device: "0" }, {
+    platform: "linux",
+    size: { width: 1280, height: 720 },
+    fps: 30,
+    passthrough: true,
+  });
+  assert.deepEqual(args, [
+    ...PREAMBLE,
+    ...["-f", "v4l2", "-input_format", "mjpeg"],
+    ...["-framerate", "30", "-video_size", "1280x720", "-i", "/dev/video0"],
+    ...COPY_OUTPUT,
+  ]);
+});
+
+Deno.test("ffmpegArgs asks a DirectShow camera for MJPEG with -vcodec and copies its frames", () => {
+  const args = ffmpegArgs({ kind: "camera", device: "HD Webcam" }, {
+    platform: "windows",
+    size: { width: 1920, height: 1080 },
+    passthrough: true,
+  });
+  assert.deepEqual(args, [
+    ...PREAMBLE,
+    ...["-f", "dshow", "-vcodec", "mjpeg", "-video_size", "1920x1080"],
+    ...["-i", "video=HD Webcam"],
+    ...COPY_OUTPUT,
+  ]);
+});
+
+Deno.test("ffmpegArgs keeps raw capture as before on every OS when passthrough is off", () => {
+  for (const platform of ["linux", "darwin", "windows"] as const) {
+    const raw = ffmpegArgs({ kind: "camera", device: "0" }, {
+      platform,
+      passthrough: false,
+    });
+    assert.deepEqual(
+      raw,
+      ffmpegArgs({ kind: "camera", device: "0" }, { platform }),
+    );
+    assert.ok(!raw.includes("-input_format") && !raw.includes("-vcodec"));
+    assert.deepEqual(raw.slice(-OUTPUT.length), OUTPUT);
+  }
+});
+
+Deno.test("ffmpegArgs copies an MJPEG video's frames without rescaling or resampling", () => {
+  assert.deepEqual(
+    ffmpegArgs({ kind: "video", path: "clip.avi", loop: true }, {
+      fps: 12,
+      passthrough: true,
+    }),
+    [
+      ...PREAMBLE,
+      ...["-re", "-stream_loop", "-1", "-i", "clip.avi"],
+      ...COPY_OUTPUT,
+    ],
+  );
+});
+
+Deno.test("ffmpegArgs refuses passthrough where there is no MJPEG to pass", () => {
+  assert.throws(
+    () =>
+      ffmpegArgs({ kind: "camera", device: "0" }, {
+        platform: "darwin",
+        passthrough: true,
+      }),
+    /AVFoundation offers only raw pixel formats/,
+  );
+  assert.throws(
+    () => ffmpegArgs({ kind: "testsrc" }, { passthrough: true }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      ffmpegArgs({ kind: "video", path: "a.avi" }, {
+        passthrough: true,
+        size: { width: 320, height: 240 },
+      }),
+    /Cannot rescale a video whose frames are passed through/,
+  );
+});
+
+Deno.test({
+  name:
+    "client.ts --video forwards an MJPEG file's frames byte for byte to a real server",
+  ignore: missing("ffmpeg"),
+  async fn() {
+    await withTempDir(async (dir) => {
+      const video = await makeVideo(dir, 1); // 10 frames, MJPEG in AVI
+      const { success } = await new Deno.Command("ffmpeg", {
+        args: [
+          ...PREAMBLE,
+          ...["-i", video, "-c:v", "copy", "-f", "image2", `${dir}/f%03d.jpg`],
+        ],
+      }).output();
+      assert.ok(success);
+      const fileFrames: string[] = [];
+      for (let i = 1;; i++) {
+        try {
+          fileFrames.push(
+            await sha256(`${dir}/f${String(i).padStart(3, "0")}.jpg`),
+          );
+        } catch {
+          break;
+        }
+      }
+      assert.equal(fileFrames.length, 10);
+      await using server = script("server.ts", [
+        ...["--port", "0", "--msg-port", "0", "--decoder", "none", "--quiet"],
+        ...["--out", `${dir}/got`],
+      ]);
+      const [, port] = await server.waitFor(/^ready image=127\.0\.0\.1:(\d+)/);
+      const client = script("client.ts", ["--port", port!, "--video", video]);
+      const status = await client.exit();
+      assert.ok(status.success, client.stderr.join("\n"));
+      assert.ok(client.stdout.includes(
+        "capture: forwarding the source's own MJPEG frames (no decode, no re-encode)",
+      ));
+      const sent = Number(/^frames=(\d+)/.exec(client.stdout.at(-1)!)![1]);
+      const skipped = Number(
+        /dropped=(\d+)/.exec(client.stdout.at(-1)!)?.[1] ?? 0,
+      );
+      server.kill("SIGTERM");
+      await server.exit();
+      const got: string[] = [];
+      for (let i = 1; i <= sent; i++) {
+        got.push(await sha256(`${dir}/got/${String(i).padStart(6, "0")}.jpg`));
+      }
+      // A stop-and-wait client sends the newest frame: every frame it sent is
+      // one of the file's, in order, and only the ones it skipped are missing.
+      assert.equal(sent + skipped, fileFrames.length);
+      let at = 0;
+      for (const hash of got) {
+        at = fileFrames.indexOf(hash, at);
+        assert.ok(
+          at >= 0,
+          "a frame on the wire that is not the file's, in order",
+        );
+        at++;
+      }
+      assert.ok(sent >= 1);
+    });
+  },
+});
+
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
