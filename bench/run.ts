@@ -46,6 +46,7 @@ import {
 import { runUdpBench } from "./udp_bench.ts";
 import { runCodecBench } from "./codec_bench.ts";
 import { runStructBench } from "./struct_bench.ts";
+import { runCaptureBench } from "./capture_bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -54,7 +55,14 @@ const QUICK_SIZES = ["1280x720"] as const;
 /** The frame size the issue states its goal for, and the sweep's. */
 const GOAL_SIZE = "1280x720";
 const CHUNK_SIZES = [1024, 1400, 8192, 65000] as const;
-const SECTIONS = ["main", "chunks", "limits", "codec", "struct"] as const;
+const SECTIONS = [
+  "main",
+  "chunks",
+  "limits",
+  "codec",
+  "struct",
+  "capture",
+] as const;
 type Section = typeof SECTIONS[number];
 const QUALITY = 95;
 
@@ -720,6 +728,9 @@ async function main(): Promise<number> {
     const struct = want("struct")
       ? await section("struct bench", () => runStructBench())
       : undefined;
+    const capture = want("capture")
+      ? await section("capture bench", () => runCaptureBench({ quick }))
+      : undefined;
 
     const seconds = (performance.now() - started) / 1000;
     const command = ["deno task bench", ...Deno.args].join(" ");
@@ -778,6 +789,14 @@ async function main(): Promise<number> {
         "### struct.pack/unpack (lib/struct) against CPython",
         "",
         struct,
+        "",
+      );
+    }
+    if (capture !== undefined) {
+      text.push(
+        "### Capture: MJPEG passthrough against re-encoding",
+        "",
+        capture,
         "",
       );
     }
