@@ -21,6 +21,7 @@
 
 import { freeUdpPort, lastSummary, Peer, PeerError } from "./_process.ts";
 import { framePath } from "./make_frames.ts";
+import { median } from "./_report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -34,14 +35,6 @@ interface Sample {
   cpuSeconds: number;
   frames: number;
   bytes: number;
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function makeClip(dir: string, seconds: number): Promise<string> {

@@ -18,7 +18,15 @@ export class Child implements AsyncDisposable {
   }[] = [];
   readonly #done: Promise<[void, void]>;
 
-  constructor(command: string, args: string[], options: { cwd?: string } = {}) {
+  /**
+   * With `rawStdout`, stdout is left unread for the test (`process.stdout`),
+   * and only stderr is read as lines.
+   */
+  constructor(
+    command: string,
+    args: string[],
+    options: { cwd?: string; rawStdout?: boolean } = {},
+  ) {
     this.process = new Deno.Command(command, {
       args,
       stdin: "null",
@@ -27,7 +35,9 @@ export class Child implements AsyncDisposable {
       ...(options.cwd ? { cwd: options.cwd } : {}),
     }).spawn();
     this.#done = Promise.all([
-      this.#read(this.process.stdout, this.stdout),
+      options.rawStdout
+        ? Promise.resolve()
+        : this.#read(this.process.stdout, this.stdout),
       this.#read(this.process.stderr, this.stderr),
     ]);
   }
@@ -137,7 +147,11 @@ export class Child implements AsyncDisposable {
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Runs one of the project's scripts with `deno run -P`. */
-export function script(name: string, args: string[]): Child {
+export function script(
+  name: string,
+  args: string[],
+  options: { rawStdout?: boolean } = {},
+): Child {
   return new Child(Deno.execPath(), [
     "run",
     "-P",
@@ -146,7 +160,21 @@ export function script(name: string, args: string[]): Child {
     ...args,
   ], {
     cwd: ROOT,
+    ...options,
   });
+}
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Runs one of the Python peers in tests/peers with the system Python and OpenCV. */

@@ -13,7 +13,7 @@ import {
 } from "../lib/capture/devices.ts";
 import { CaptureError } from "../lib/capture/ffmpeg.ts";
 import { missing } from "./_deps.ts";
-import { script } from "./_process.ts";
+import { script, withTempDir } from "./_process.ts";
 
 // What ffmpeg prints, captured from each OS (addresses shortened).
 
@@ -210,21 +210,12 @@ async function fakeTool(
   return path;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpimg_devices_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test({
   name:
     "listCaptureDevices asks ffmpeg about every /dev/video node and keeps those with formats",
   ignore: Deno.build.os === "windows",
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_devices_", async (dir) => {
       const dev = `${dir}/dev`;
       await Deno.mkdir(dev);
       for (const node of ["video0", "video1", "video10", "null"]) {
@@ -272,7 +263,7 @@ Deno.test({
     "choosePassthrough picks MJPEG when the camera offers it at the asked size",
   ignore: Deno.build.os === "windows",
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_devices_", async (dir) => {
       const ffmpegPath = await fakeTool(dir, "ffmpeg", {
         "/dev/video0": V4L2_WEBCAM,
         "list_options true -i video=Integrated Camera": DSHOW_OPTIONS,
@@ -330,7 +321,7 @@ Deno.test({
   name: "choosePassthrough forwards a video by its codec, not its extension",
   ignore: missing("ffmpeg"),
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_devices_", async (dir) => {
       const make = async (name: string, codec: string[]) => {
         const path = `${dir}/${name}`;
         const { success } = await new Deno.Command("ffmpeg", {

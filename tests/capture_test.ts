@@ -11,7 +11,7 @@ import {
 import { LatestSlot } from "../lib/capture/latest.ts";
 import { stderrGist, StderrTail } from "../lib/capture/_stderr.ts";
 import { missing } from "./_deps.ts";
-import { script } from "./_process.ts";
+import { script, withTempDir } from "./_process.ts";
 
 const OUTPUT = [
   "-an",
@@ -58,15 +58,6 @@ function processExists(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpimg_capture_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -328,7 +319,7 @@ Deno.test({
   name: "openCapture streams a video file from start to end, then ends",
   ignore: missing("ffmpeg"),
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_capture_", async (dir) => {
       const path = await makeVideo(dir, 2);
       const capture = openCapture({ kind: "video", path });
       let taken = 0;
@@ -352,7 +343,7 @@ Deno.test({
   name: "openCapture keeps looping a video past its end",
   ignore: missing("ffmpeg"),
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_capture_", async (dir) => {
       const path = await makeVideo(dir, 0.5);
       const counter = frameCounter(12);
       await using capture = openCapture({ kind: "video", path, loop: true }, {
@@ -432,7 +423,7 @@ Deno.test({
     "openCapture reports ffmpeg dying mid-stream with its exit code and last stderr",
   ignore: Deno.build.os === "windows",
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_capture_", async (dir) => {
       // A stand-in for ffmpeg that sends one frame, complains and fails.
       const fake = `${dir}/fake_ffmpeg`;
       const rocket = new URL("./fixtures/rocket.jpg", import.meta.url).pathname;
@@ -487,7 +478,7 @@ Deno.test({
     "Capture.close ends a waiting next and kills a process that ignores SIGTERM",
   ignore: Deno.build.os === "windows",
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_capture_", async (dir) => {
       // A stand-in for a stuck ffmpeg: one frame, then silence, deaf to SIGTERM.
       const fake = `${dir}/stuck_ffmpeg`;
       const rocket = new URL("./fixtures/rocket.jpg", import.meta.url).pathname;
@@ -621,7 +612,7 @@ Deno.test({
     "client.ts --video forwards an MJPEG file's frames byte for byte to a real server",
   ignore: missing("ffmpeg"),
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("udpimg_capture_", async (dir) => {
       const video = await makeVideo(dir, 1); // 10 frames, MJPEG in AVI
       const { success } = await new Deno.Command("ffmpeg", {
         args: [
