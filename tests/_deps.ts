@@ -48,6 +48,10 @@ const DEPS = {
     probe: () => libraryLoads(["libturbojpeg.so.0", "libturbojpeg.so"]),
     install: "apt-get install libturbojpeg0",
   },
+  libcrypto: {
+    probe: () => libraryLoads(["libcrypto.so.3", "libcrypto.so"]),
+    install: "apt-get install libssl3",
+  },
   chromium: {
     probe: () => commandWorks("/usr/bin/chromium", ["--version"]),
     install: "apt-get install chromium",

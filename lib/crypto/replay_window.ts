@@ -1,0 +1,148 @@
+/**
+ * Replay protection for one stream direction: a sliding window over packet
+ * counters, as in IPsec (RFC 4303 §3.4.3) and DTLS (RFC 6347 §4.1.2.6).
+ *
+ * The window remembers, for the `size` counters up to the highest accepted
+ * one, which were accepted, in a ring of 32-bit words. A counter above the
+ * highest is new; one inside the window is new unless its bit is set; one
+ * below the window is too old to tell, and refused. Reordering by up to
+ * `size − 1` packets is accepted, which suits video, whose bursts of a
+ * frame's datagrams are long.
+ *
+ * Check a datagram's counter before opening it (cheap, and a replay costs no
+ * decryption), and accept it only after its tag verified: a forged datagram
+ * must not move the window.
+ *
+ * ```ts ignore
+ * if (window.check(counter) !== "ok") return; // replayed or too old
+ * if (aead.open(id, counter, packet, headerLength, length) < 0) return; // forged
+ * window.accept(counter);
+ * ```
+ *
+ * @module
+ */
+
+/** What {@linkcode ReplayWindow.check} says of a counter. */
+export type ReplayVerdict = "ok" | "replayed" | "too-old";
+
+/** Options for {@linkcode ReplayWindow}. */
+export interface ReplayWindowOptions {
+  /**
+   * Counters remembered below the highest accepted one, itself included: a
+   * positive multiple of 32, at most 2^20.
+   *
+   * @default {4096}
+   */
+  size?: number;
+}
+
+/** The default window: 4096 packets, about 4.9 MB of 1200-byte datagrams. */
+export const DEFAULT_REPLAY_WINDOW = 4096;
+const MAX_WINDOW = 1 << 20;
+
+/**
+ * A sliding replay window over one direction's packet counters.
+ *
+ * @example Duplicates and stale counters are refused, reordering is not
+ * ```ts
+ * import { ReplayWindow } from "./replay_window.ts";
+ * const window = new ReplayWindow({ size: 64 });
+ * window.accept(10);
+ * window.accept(12);
+ * console.log(window.check(11)); // "ok": late, but within the window
+ * console.log(window.check(12)); // "replayed"
+ * window.accept(100);
+ * console.log(window.check(20)); // "too-old": 100 − 20 ≥ 64
+ * ```
+ */
+export class ReplayWindow {
+  /** Counters the window spans, the highest accepted one included. */
+  readonly size: number;
+  #bits: Uint32Array;
+  #highest = -1;
+
+  /**
+   * Makes an empty window: every counter is new.
+   *
+   * @param options The window size.
+   */
+  constructor(options: ReplayWindowOptions = {}) {
+    const size = options.size ?? DEFAULT_REPLAY_WINDOW;
+    if (
+      !Number.isSafeInteger(size) || size <= 0 || size % 32 !== 0 ||
+      size > MAX_WINDOW
+    ) {
+      throw new RangeError(
+        `Cannot use a replay window of ${size}: expected a multiple of 32 from 32 to ${MAX_WINDOW}`,
+      );
+    }
+    this.size = size;
+    this.#bits = new Uint32Array(size / 32);
+  }
+
+  /** The highest accepted counter, or -1 before the first. */
+  get highest(): number {
+    return this.#highest;
+  }
+
+  /**
+   * Says whether `counter` is new, without remembering it.
+   *
+   * @param counter A packet counter, 0 to 2^53 − 1.
+   * @returns `ok` when new, `replayed` when accepted before, `too-old` when
+   *   below the window.
+   */
+  check(counter: number): ReplayVerdict {
+    if (!Number.isSafeInteger(counter) || counter < 0) {
+      throw new RangeError(
+        `Cannot check packet counter ${counter}: expected an integer from 0 to 2^53 - 1`,
+      );
+    }
+    if (counter > this.#highest) return "ok";
+    if (this.#highest - counter >= this.size) return "too-old";
+    const bit = counter % this.size;
+    return (this.#bits[bit >>> 5]! & (1 << (bit & 31))) === 0
+      ? "ok"
+      : "replayed";
+  }
+
+  /**
+   * Remembers `counter` if it is new, sliding the window up when it is the
+   * highest yet. Call it only for a datagram whose tag verified.
+   *
+   * @param counter A packet counter, 0 to 2^53 − 1.
+   * @returns What {@linkcode ReplayWindow.check} said; only `ok` changed
+   *   the window.
+   */
+  accept(counter: number): ReplayVerdict {
+    const verdict = this.check(counter);
+    if (verdict !== "ok") return verdict;
+    if (counter > this.#highest) this.#slide(counter);
+    const bit = counter % this.size;
+    this.#bits[bit >>> 5]! |= 1 << (bit & 31);
+    return "ok";
+  }
+
+  /** Forgets the bits of the counters that the window leaves behind. */
+  #slide(to: number): void {
+    const bits = this.#bits;
+    const size = this.size;
+    if (to - this.#highest >= size) {
+      bits.fill(0);
+    } else {
+      // Clear the slots of highest+1 … to, whole words where they can be.
+      let counter = this.#highest + 1;
+      while (counter <= to) {
+        const bit = counter % size;
+        if ((bit & 31) === 0 && to - counter >= 31) {
+          bits[bit >>> 5] = 0;
+          counter += 32;
+        } else {
+          bits[bit >>> 5]! &= ~(1 << (bit & 31));
+          counter++;
+        }
+      }
+    }
+    this.#highest = to;
+  }
+}
