@@ -8,6 +8,9 @@
  * - Python's struct module: {@linkcode pack}, {@linkcode unpack}, {@linkcode Struct}.
  * - Codecs: {@linkcode createDecoder}, {@linkcode createEncoder}.
  * - Capture through ffmpeg: {@linkcode openCapture}.
+ * - Sealing datagrams (AES-256-GCM, key files, replay window):
+ *   {@linkcode createStreamAead}, {@linkcode createAead}, {@linkcode loadKey},
+ *   {@linkcode ReplayWindow}.
  * - The live viewer: {@linkcode Viewer}.
  * - Recording: {@linkcode Recorder}, {@linkcode MjpegOutput}.
  *
@@ -27,6 +30,7 @@ export * from "./struct/mod.ts";
 export * from "./codec/mod.ts";
 export * from "./net/mod.ts";
 export * from "./capture/mod.ts";
+export * from "./crypto/mod.ts";
 export { Viewer } from "./viewer/viewer.ts";
 export type { ViewerOptions } from "./viewer/viewer.ts";
 export { pngToJpeg } from "./viewer/transcode.ts";

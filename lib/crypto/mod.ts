@@ -1,12 +1,12 @@
 /**
  * Sealed streams' cryptography: AES-256-GCM over datagrams in place (OpenSSL's
  * libcrypto through FFI, `node:crypto` as the fallback), per-direction keys
- * with HKDF-SHA256, and a replay window.
+ * with HKDF-SHA256, key files, and a replay window.
  *
  * @example Sealing a stream's datagrams with a key file's key
  * ```ts
- * import { createStreamAead, ReplayWindow, TAG_BYTES } from "./mod.ts";
- * const shared = crypto.getRandomValues(new Uint8Array(32));
+ * import { createStreamAead, generateKey, ReplayWindow, TAG_BYTES } from "./mod.ts";
+ * const shared = generateKey(); // or: (await loadKey({ keyFile })).key
  * using sender = createStreamAead(shared, "sender");
  * using receiver = createStreamAead(shared, "receiver");
  * console.log(sender.reason);
@@ -29,6 +29,7 @@ export * from "./aead.ts";
 export * from "./stream_aead.ts";
 export * from "./hkdf.ts";
 export * from "./nonce.ts";
+export * from "./key_file.ts";
 export * from "./replay_window.ts";
 export {
   LIBCRYPTO_INSTALL_COMMAND,
