@@ -499,3 +499,69 @@ Deno.test("A key per direction: each side opens only what the other sealed", () 
     TypeError,
   );
 });
+
+Deno.test({
+  name:
+    "libcrypto seals, opens and refuses forgeries without allocating: 900,000 calls trigger no garbage collection",
+  ignore: noLibcrypto,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "udpimg_gc_" });
+    try {
+      const probe = `${dir}/probe.ts`;
+      const module = new URL("../lib/crypto/mod.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        probe,
+        `import { createAead, TAG_BYTES } from "${module}";
+const aead = createAead(new Uint8Array(32), { implementation: "libcrypto" });
+const length = 24 + 1200 + TAG_BYTES;
+const batch = new Uint8Array(64 * length);
+const forged = new Uint8Array(length);
+aead.seal(1, 0, forged, 24, 1200);
+forged[length - 1] ^= 1;
+function run(n) {
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const start = (i % 64) * length;
+    aead.seal(1, i, batch, 24, 1200, start);
+    bad += aead.open(1, i, batch, 24, length, start) === 1200 ? 0 : 1;
+    bad += aead.open(1, 0, forged, 24, length) === -1 ? 0 : 1;
+  }
+  return bad;
+}
+run(150000);
+// Collections the test forces, with --expose-gc, mark where it measures in
+// V8's own trace, whatever the order of that output and console.log's.
+globalThis.gc();
+const bad = run(300000);
+globalThis.gc();
+console.log("done", bad);
+`,
+      );
+      const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--no-config",
+          "--v8-flags=--trace-gc,--expose-gc",
+          probe,
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      const text = new TextDecoder().decode(stdout);
+      assert.ok(success, text);
+      assert.match(text, /^done 0$/m);
+      const trace = text.split("\n").filter((line) =>
+        /Scavenge|Mark-Compact|Mark-sweep|Minor Mark/.test(line)
+      );
+      const forced = trace.flatMap((line, i) =>
+        /testing/.test(line) ? [i] : []
+      );
+      assert.equal(forced.length, 2, trace.join("\n"));
+      const during = trace.slice(forced[0]! + 1, forced[1]!);
+      assert.deepEqual(during, [], "collections while sealing and opening");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

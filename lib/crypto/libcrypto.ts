@@ -8,8 +8,8 @@
  * and one for the tag. The calls are synchronous: a datagram takes about a
  * microsecond, far less than a hop to a worker thread. Buffers go to
  * libcrypto as FFI `buffer` arguments; the views at the header and the
- * payload are kept from one call to the next while the packet buffer and
- * its layout stay the same, so the usual case of one reused buffer creates
+ * payload are kept per buffer and offset, so that sealing and opening in
+ * buffers that are reused (one datagram, or a batch of up to 128) creates
  * no objects at all.
  *
  * @module
@@ -224,6 +224,8 @@ export interface LibcryptoGcmOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Views kept per packet buffer: two per datagram of a batch of 128. */
+const MAX_VIEWS = 256;
 
 /**
  * One AES-256 key's GCM through libcrypto, under a caller-given IV. This
@@ -252,12 +254,16 @@ export class LibcryptoGcm implements GcmBackend {
   #decrypt: Deno.PointerObject | null;
   #outLength = new Int32Array(1);
   #tag = new Uint8Array(TAG_BYTES);
-  // The views of the last packet: reused while the buffer and layout are.
-  #packet: Uint8Array | undefined;
-  #headerStart = -1;
-  #payloadStart = -1;
   #header: Uint8Array = EMPTY;
   #payload: Uint8Array = EMPTY;
+  #headerStart = -1;
+  #payloadStart = -1;
+  // Views into packet buffers at the offsets used so far, so that a buffer
+  // reused for datagram after datagram (or a batch of them, as for
+  // sendmmsg) costs no new objects.
+  #buffer: Uint8Array | undefined;
+  #offsets: Map<number, Uint8Array> = new Map();
+  #buffers = new WeakMap<Uint8Array, Map<number, Uint8Array>>();
 
   /**
    * Loads libcrypto (once per process) and sets `key` into a sealing and an
@@ -327,15 +333,35 @@ export class LibcryptoGcm implements GcmBackend {
 
   #views(packet: Uint8Array, start: number, headerLength: number): void {
     const payloadStart = start + headerLength;
+    // The usual case: the same buffer and layout as the last datagram.
     if (
-      packet === this.#packet && start === this.#headerStart &&
+      packet === this.#buffer && start === this.#headerStart &&
       payloadStart === this.#payloadStart
     ) return;
-    this.#packet = packet;
+    this.#header = this.#viewAt(packet, start);
+    this.#payload = this.#viewAt(packet, payloadStart);
     this.#headerStart = start;
     this.#payloadStart = payloadStart;
-    this.#header = start === 0 ? packet : packet.subarray(start);
-    this.#payload = packet.subarray(payloadStart);
+  }
+
+  #viewAt(packet: Uint8Array, offset: number): Uint8Array {
+    if (packet !== this.#buffer) {
+      let offsets = this.#buffers.get(packet);
+      if (offsets === undefined) {
+        offsets = new Map();
+        this.#buffers.set(packet, offsets);
+      }
+      this.#buffer = packet;
+      this.#offsets = offsets;
+    }
+    if (offset === 0) return packet;
+    let view = this.#offsets.get(offset);
+    if (view === undefined) {
+      if (this.#offsets.size >= MAX_VIEWS) this.#offsets.clear();
+      view = packet.subarray(offset);
+      this.#offsets.set(offset, view);
+    }
+    return view;
   }
 
   /**
@@ -425,7 +451,11 @@ export class LibcryptoGcm implements GcmBackend {
     this.#free(this.#decrypt);
     this.#encrypt = null;
     this.#decrypt = null;
-    this.#packet = undefined;
+    this.#buffer = undefined;
+    this.#headerStart = -1;
+    this.#payloadStart = -1;
+    this.#offsets = new Map();
+    this.#buffers = new WeakMap();
     this.#header = EMPTY;
     this.#payload = EMPTY;
   }
