@@ -3,8 +3,8 @@
  * of GStreamer RTP/JPEG and of our server and client, on loopback, at three
  * frame sizes and in two modes (re-encode every frame, or send pre-encoded
  * bytes), with the limits of the machine (JPEG decode rate, UDP datagram
- * rate), a datagram size sweep and the codec and struct micro-benchmarks,
- * as markdown.
+ * rate), a datagram size sweep and the codec, struct and sealing
+ * micro-benchmarks, as markdown.
  *
  * ```sh
  * deno task bench            # medians of 5 runs, about 15 minutes
@@ -47,6 +47,7 @@ import { runUdpBench } from "./udp_bench.ts";
 import { runCodecBench } from "./codec_bench.ts";
 import { runStructBench } from "./struct_bench.ts";
 import { runCaptureBench } from "./capture_bench.ts";
+import { runCryptoBench } from "./crypto_bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -62,6 +63,7 @@ const SECTIONS = [
   "codec",
   "struct",
   "capture",
+  "crypto",
 ] as const;
 type Section = typeof SECTIONS[number];
 const QUALITY = 95;
@@ -731,6 +733,9 @@ async function main(): Promise<number> {
     const capture = want("capture")
       ? await section("capture bench", () => runCaptureBench({ quick }))
       : undefined;
+    const sealing = want("crypto")
+      ? await section("crypto bench", () => runCryptoBench({ quick }))
+      : undefined;
 
     const seconds = (performance.now() - started) / 1000;
     const command = ["deno task bench", ...Deno.args].join(" ");
@@ -799,6 +804,9 @@ async function main(): Promise<number> {
         capture,
         "",
       );
+    }
+    if (sealing !== undefined) {
+      text.push("### Sealing (AES-256-GCM)", "", sealing, "");
     }
     const markdown = text.join("\n");
     console.log(markdown);
