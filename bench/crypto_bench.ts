@@ -24,6 +24,7 @@ import {
   createAead,
   TAG_BYTES,
 } from "../lib/crypto/mod.ts";
+import { median } from "./_report.ts";
 
 const HEADER = 24;
 const PAYLOAD = 1200;
@@ -39,14 +40,6 @@ export interface CryptoBenchOptions {
    * @default {false}
    */
   quick?: boolean;
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** One measured operation: `op(i)` handles datagram number `i`. */

@@ -13,20 +13,10 @@ import { LibcryptoGcm } from "../lib/crypto/libcrypto.ts";
 import { NodeGcm } from "../lib/crypto/node_gcm.ts";
 import type { GcmBackend } from "../lib/crypto/_backend.ts";
 import { missing } from "./_deps.ts";
+import { fromHex as hex, hex as toHex } from "./_hex.ts";
+import { withTempDir } from "./_process.ts";
 
 const noLibcrypto = missing("libcrypto");
-
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  return Uint8Array.from(
-    { length: clean.length / 2 },
-    (_, i) => parseInt(clean.slice(2 * i, 2 * i + 2), 16),
-  );
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 // McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", revised
 // 2005, Appendix B, test cases 13 to 18: the AES-256 ones.
@@ -505,8 +495,7 @@ Deno.test({
     "libcrypto seals, opens and refuses forgeries without allocating: 900,000 calls trigger no garbage collection",
   ignore: noLibcrypto,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "udpimg_gc_" });
-    try {
+    await withTempDir("udpimg_gc_", async (dir) => {
       const probe = `${dir}/probe.ts`;
       const module = new URL("../lib/crypto/mod.ts", import.meta.url).href;
       await Deno.writeTextFile(
@@ -560,8 +549,6 @@ console.log("done", bad);
       assert.equal(forced.length, 2, trace.join("\n"));
       const during = trace.slice(forced[0]! + 1, forced[1]!);
       assert.deepEqual(during, [], "collections while sealing and opening");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

@@ -7,10 +7,7 @@ import {
   RECEIVER_TO_SENDER_INFO,
   SENDER_TO_RECEIVER_INFO,
 } from "../lib/crypto/mod.ts";
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+import { hex as toHex } from "./_hex.ts";
 
 function range(from: number, to: number): Uint8Array {
   return Uint8Array.from({ length: to - from + 1 }, (_, i) => from + i);

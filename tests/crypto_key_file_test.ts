@@ -11,17 +11,12 @@ import {
 } from "../lib/crypto/mod.ts";
 import { KEY_FILE_OPTION, loadKeyFlag } from "../lib/cli/key_file_flag.ts";
 import { parseFlags } from "../lib/cli/cli.ts";
-import { script } from "./_process.ts";
+import { script, withTempDir } from "./_process.ts";
 
 const posix = Deno.build.os !== "windows";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpimg_key_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("udpimg_key_", fn);
 }
 
 async function writeText(path: string, text: string | Uint8Array) {

@@ -19,6 +19,7 @@ import {
   unpack,
   unpackFrom,
 } from "../lib/struct/mod.ts";
+import { hex } from "./_hex.ts";
 
 const PYTHON = Deno.env.get("STRUCT_ORACLE_PYTHON") ?? "python3";
 const ORACLE = new URL("./peers/struct_oracle.py", import.meta.url).pathname;
@@ -75,10 +76,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const bits = new DataView(new ArrayBuffer(8));

@@ -10,18 +10,7 @@ import {
   unpack,
   unpackFrom,
 } from "../lib/struct/mod.ts";
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function fromHex(text: string): Uint8Array {
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
+import { fromHex, hex } from "./_hex.ts";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -135,8 +135,9 @@ export interface Aead extends Disposable {
    * Opens one datagram in place: checks its tag against the header, the
    * payload and the nonce, and decrypts the payload where it lies. Returns
    * -1 for a datagram shorter than a header and a tag, or whose tag does
-   * not match; then nothing is allocated and the payload bytes are zeroed,
-   * so no unverified plaintext is ever left in the buffer.
+   * not match; then the payload bytes are zeroed, so that no unverified
+   * plaintext is ever left in the buffer (and with libcrypto, nothing is
+   * allocated, so a flood of forgeries costs no garbage collection).
    *
    * @param streamId The stream id the sender used.
    * @param counter The packet counter the sender used.

@@ -153,6 +153,8 @@ const OPENSSL_VERSION = 0;
 
 /** A loaded libcrypto, shared by every context in the process. */
 interface Library {
+  /** Kept so that the library stays loaded. */
+  readonly dylib: Deno.DynamicLibrary<typeof SYMBOLS>;
   readonly symbols: Symbols;
   /** The name or path that loaded. */
   readonly path: string;
@@ -179,14 +181,15 @@ function openLibrary(libraryPath: string | undefined): Library {
   const errors: unknown[] = [];
   for (const path of names) {
     try {
-      const { symbols } = Deno.dlopen(path, SYMBOLS);
+      const dylib = Deno.dlopen(path, SYMBOLS);
+      const symbols = dylib.symbols;
       const text = symbols.OpenSSL_version(OPENSSL_VERSION);
       const full = text === null
         ? "OpenSSL"
         : Deno.UnsafePointerView.getCString(text);
       // "OpenSSL 3.0.19 27 Jan 2026" -> "OpenSSL 3.0.19"
       const version = /^\S+ \S+/.exec(full)?.[0] ?? full;
-      const library = { symbols, path, version };
+      const library = { dylib, symbols, path, version };
       loaded.set(key, library);
       return library;
     } catch (err) {
