@@ -25,7 +25,9 @@ Deno.test("server --view serves frames from a real client, and a stalled viewer 
   });
   try {
     await stalled.write(
-      new TextEncoder().encode(`GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n`),
+      new TextEncoder().encode(
+        `GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1:${viewerPort}\r\n\r\n`,
+      ),
     );
     await using client = script("client.ts", [
       "--port",

@@ -4,6 +4,7 @@ import {
   encodePartHead,
   encodePartTail,
   FrameBoard,
+  type HistoryDocument,
   MJPEG_BOUNDARY,
   type MjpegPart,
   pngToJpeg,
@@ -79,8 +80,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * repeat of a frame that the viewer sends when the stream goes quiet;
  * `nextPart` does not.
  */
-async function openStream(viewer: Viewer, query = "") {
-  const response = await get(viewer, `/stream.mjpg${query}`);
+async function openStream(
+  viewer: Viewer,
+  query = "",
+  path = "/stream.mjpg",
+  init?: RequestInit,
+) {
+  const response = await get(viewer, `${path}${query}`, init);
   assert.equal(response.status, 200);
   const parts = readMjpegParts(response.body!);
   let previous: Uint8Array | undefined;
@@ -238,6 +244,42 @@ Deno.test("FrameBoard rejects a frame that is not a frame", () => {
     () => board.publish({ ...jpeg(ALICE), format: "gif" } as never, 0),
     TypeError,
   );
+  assert.throws(
+    () => board.publish({ ...jpeg(ALICE), protocol: 7 } as never, 0),
+    TypeError,
+  );
+});
+
+Deno.test("FrameBoard marks a silent sender stale, and expire forgets it later", () => {
+  const board = new FrameBoard({ staleAfterMs: 3000, forgetAfterMs: 60_000 });
+  board.publish(jpeg(ALICE), 0);
+  board.publish(jpeg(BOB), 1000);
+  const [alice, bob] = board.senderStats(3500);
+  assert.equal(alice?.stale, true);
+  assert.equal(bob?.stale, false);
+  assert.deepEqual(board.expire(59_000), []);
+  assert.equal(board.primary, ALICE);
+  assert.deepEqual(board.expire(60_001), [ALICE]);
+  assert.equal(board.size, 1);
+  // The default sender goes with it; the most recent one takes its place.
+  assert.equal(board.primary, BOB);
+  assert.deepEqual([...board.entries()].map((entry) => entry.sender), [BOB]);
+  assert.deepEqual(board.expire(61_001), [BOB]);
+  assert.equal(board.newest(), undefined);
+});
+
+Deno.test("FrameBoard reports the protocol of the newest frame", () => {
+  const board = new FrameBoard();
+  board.publish({ ...jpeg(ALICE), protocol: "stream" }, 0);
+  board.publish(jpeg(BOB), 0);
+  const [alice, bob] = board.senderStats(0);
+  assert.equal(alice?.protocol, "stream");
+  assert.equal(bob?.protocol, null);
+  assert.deepEqual([alice?.lost, alice?.late, alice?.latencyMs], [
+    null,
+    null,
+    null,
+  ]);
 });
 
 // ---------------------------------------------------------------------------
@@ -301,6 +343,24 @@ Deno.test("readMjpegParts ends a part without Content-Length at the delimiter", 
   assert.equal(parts.length, 1);
   assert.equal(new TextDecoder().decode(parts[0]?.bytes), "abc");
   assert.equal(parts[0]?.contentLength, undefined);
+});
+
+Deno.test("encodePartHead adds headers that readMjpegParts reads back", async () => {
+  const head = encodePartHead("image/jpeg", 2, {
+    first: true,
+    headers: { "X-Sender": "192.0.2.10:40000" },
+  });
+  const body = new Uint8Array([...head, 0xff, 0xd9, ...encodePartTail()]);
+  const parts = [];
+  for await (const part of readMjpegParts(streamOf([body]))) parts.push(part);
+  assert.equal(parts.length, 1);
+  assert.equal(parts[0]?.headers["x-sender"], "192.0.2.10:40000");
+  assert.equal(parts[0]?.headers["content-type"], "image/jpeg");
+  assert.throws(
+    () =>
+      encodePartHead("image/jpeg", 1, { headers: { "X-A": "b\r\nX-Evil: 1" } }),
+    TypeError,
+  );
 });
 
 Deno.test("encodePartHead rejects a negative length", () => {
@@ -667,7 +727,7 @@ Deno.test("Viewer keeps at most one frame per stalled viewer and never blocks pu
   try {
     await conn.write(
       new TextEncoder().encode(
-        "GET /stream.mjpg HTTP/1.1\r\nHost: viewer\r\n\r\n",
+        `GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1:${viewer.addr.port}\r\n\r\n`,
       ),
     );
     await until(() => viewer.activeStreams === 1, "stream to open");
@@ -744,4 +804,309 @@ Deno.test("Viewer says which address is taken when its port is in use", async ()
 Deno.test("Viewer rejects a port out of range and a negative repeat delay", () => {
   assert.throws(() => new Viewer({ port: 70000 }), RangeError);
   assert.throws(() => new Viewer({ idleRepeatMs: -1 }), RangeError);
+});
+
+// ---------------------------------------------------------------------------
+// The wall, history, link statistics and snapshots
+
+Deno.test("Viewer /wall.mjpg sends every sender's newest frame, tagged, senders taking turns", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE, ROCKET));
+  viewer.publishFrame(jpeg(BOB, HUBBLE));
+  const wall = await openStream(viewer, "", "/wall.mjpg");
+  try {
+    const first = await wall.nextPart();
+    assert.equal(first.headers["x-sender"], ALICE);
+    assert.deepEqual(first.bytes, ROCKET);
+    // Alice sends again before Bob's first frame went out: Bob's turn first.
+    viewer.publishFrame(jpeg(ALICE, HUBBLE));
+    const second = await wall.nextPart();
+    assert.equal(second.headers["x-sender"], BOB);
+    assert.deepEqual(second.bytes, HUBBLE);
+    const third = await wall.nextPart();
+    assert.equal(third.headers["x-sender"], ALICE);
+    assert.deepEqual(third.bytes, HUBBLE);
+    // Nothing fresh: the wall waits, without repeats, for the next frame.
+    const next = wall.nextPart();
+    viewer.publishFrame(jpeg(BOB, ROCKET));
+    const fourth = await next;
+    assert.equal(fourth.headers["x-sender"], BOB);
+    assert.deepEqual(fourth.bytes, ROCKET);
+    assert.equal(viewer.activeStreams, 1);
+  } finally {
+    await wall.close();
+  }
+});
+
+Deno.test("Viewer /history samples each sender's rates, and link statistics when given", async () => {
+  const links = new Map([[ALICE, {
+    lost: 3,
+    late: 1,
+    latencyMs: 25,
+    protocol: "stream",
+  }]]);
+  await using viewer = new Viewer({
+    historyIntervalMs: 20,
+    linkStats: (sender) => links.get(sender),
+  });
+  viewer.publishFrame(jpeg(ALICE));
+  viewer.publishFrame(jpeg(BOB));
+  let doc: HistoryDocument | undefined;
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    doc = await (await get(viewer, "/history")).json() as HistoryDocument;
+    if ((doc.senders[ALICE]?.fps.length ?? 0) >= 2) break;
+    assert.ok(performance.now() < deadline, "no samples in /history");
+    links.get(ALICE)!.lost++;
+    viewer.publishFrame(jpeg(ALICE));
+  }
+  assert.equal(doc.intervalMs, 20);
+  assert.equal(doc.capacity, 60);
+  const alice = doc.senders[ALICE]!;
+  assert.ok(alice.fps.every((n) => n >= 0));
+  assert.ok(alice.kbps.some((n) => n > 0), JSON.stringify(alice));
+  assert.ok(alice.lost !== null && alice.lost.length === alice.fps.length);
+  assert.ok(alice.latencyMs?.includes(25));
+  assert.equal(doc.senders[BOB]?.lost, null);
+  assert.equal(doc.senders[BOB]?.latencyMs, null);
+  assert.ok(doc.total.lost !== null);
+  assert.equal(doc.total.fps.length, doc.total.dropped.length);
+  const one = await (await get(viewer, `/history?sender=${BOB}`)).json();
+  assert.deepEqual(Object.keys(one.senders), [BOB]);
+});
+
+Deno.test("Viewer /stats shows a sender's protocol, loss and latency from linkStats", async () => {
+  await using viewer = new Viewer({
+    linkStats: (sender) => {
+      if (sender === ALICE) {
+        return { lost: 7, late: 2, latencyMs: 12.5, protocol: "stream" };
+      }
+      if (sender === BOB) throw new Error("a provider that breaks");
+      return { lost: Number.NaN };
+    },
+  });
+  viewer.publishFrame(jpeg(ALICE));
+  viewer.publishFrame({ ...jpeg(BOB), protocol: "rtp" });
+  viewer.publishFrame(jpeg("192.0.2.30:1"));
+  const [alice, bob, third] = (await stats(viewer)).senders;
+  assert.deepEqual(
+    [alice?.protocol, alice?.lost, alice?.late, alice?.latencyMs],
+    ["stream", 7, 2, 12.5],
+  );
+  assert.deepEqual([bob?.protocol, bob?.lost, bob?.latencyMs], [
+    "rtp",
+    null,
+    null,
+  ]);
+  assert.deepEqual([third?.protocol, third?.lost], [null, null]);
+});
+
+Deno.test("Viewer marks a silent sender stale and forgets it after forgetAfterMs", async () => {
+  await using viewer = new Viewer({ staleAfterMs: 30, forgetAfterMs: 200 });
+  viewer.publishFrame(jpeg(ALICE));
+  assert.equal(viewer.stats().senders[0]?.stale, false);
+  await until(() => viewer.stats().senders[0]?.stale === true, "stale");
+  await until(() => viewer.stats().senders.length === 0, "forgotten");
+  const gone = await get(viewer, `/latest.jpg?sender=${ALICE}`);
+  assert.equal(gone.status, 404);
+  await gone.body?.cancel();
+});
+
+Deno.test("Viewer /latest.jpg?download=1 names the snapshot after the sender and the time", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE));
+  const response = await get(viewer, `/latest.jpg?sender=${ALICE}&download=1`);
+  assert.equal(response.status, 200);
+  assert.match(
+    response.headers.get("content-disposition")!,
+    /^attachment; filename="udpimg-192\.0\.2\.10_40000-\d{8}-\d{6}\.jpg"$/,
+  );
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), ROCKET);
+  const plain = await get(viewer, "/latest.jpg");
+  assert.equal(plain.headers.get("content-disposition"), null);
+  await plain.body?.cancel();
+  viewer.publishFrame({
+    sender: "[::1]:5000",
+    bytes: ASTRONAUT,
+    format: "png",
+  });
+  const png = await get(viewer, "/latest?sender=[::1]:5000&download=1");
+  assert.match(
+    png.headers.get("content-disposition")!,
+    /filename="udpimg-1_5000-\d{8}-\d{6}\.png"$/,
+  );
+  await png.body?.cancel();
+});
+
+// ---------------------------------------------------------------------------
+// Access: Host, token, connection cap
+
+/** Sends one raw HTTP/1.1 request and returns the status code and body. */
+async function rawRequest(
+  port: number,
+  path: string,
+  headers: string,
+): Promise<{ status: number; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`,
+      ),
+    );
+    const reply = await within(
+      5000,
+      new Response(conn.readable).text(),
+      `reply to ${path}`,
+    );
+    const status = Number(reply.match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
+    return { status, body: reply.slice(reply.indexOf("\r\n\r\n") + 4) };
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+const ENDPOINTS = [
+  "/",
+  "/index.html",
+  "/stream.mjpg",
+  "/wall.mjpg",
+  "/latest.jpg",
+  "/latest",
+  "/stats",
+  "/history",
+  "/nothing-here",
+];
+
+Deno.test("Viewer on loopback refuses a request whose Host is not a loopback address", async () => {
+  await using viewer = new Viewer();
+  viewer.publishFrame(jpeg(ALICE));
+  const { port } = viewer.addr;
+  for (const path of ENDPOINTS) {
+    const refused = await rawRequest(port, path, "Host: evil.example\r\n");
+    assert.equal(refused.status, 403, path);
+    assert.match(
+      refused.body,
+      /^Refused: Host "evil\.example" is not this viewer's address;.*\n$/,
+    );
+  }
+  const rebound = await rawRequest(
+    port,
+    "/stats",
+    `Host: evil.example:${port}\r\n`,
+  );
+  assert.equal(rebound.status, 403);
+  const local = await rawRequest(port, "/stats", `Host: localhost:${port}\r\n`);
+  assert.equal(local.status, 200);
+});
+
+Deno.test("Viewer with a token refuses every endpoint without it or with a wrong one", async () => {
+  await using viewer = new Viewer({ token: "correct-horse-battery" });
+  viewer.publishFrame(jpeg(ALICE));
+  for (const path of ENDPOINTS) {
+    for (
+      const init of [
+        {},
+        {
+          headers: {
+            cookie: `udpimg_token_${viewer.addr.port}=wrong-horse-battery`,
+          },
+        },
+        { headers: { authorization: "Bearer wrong-horse-battery" } },
+      ]
+    ) {
+      const response = await get(viewer, path, init);
+      assert.equal(response.status, 401, `${path} ${JSON.stringify(init)}`);
+      assert.match(await response.text(), /^Refused: .*token.*\n$/);
+    }
+    const wrongQuery = await get(viewer, `${path}?token=wrong-horse-battery`);
+    assert.equal(wrongQuery.status, 401, path);
+    await wrongQuery.body?.cancel();
+  }
+  const byHeader = await get(viewer, "/stats", {
+    headers: { authorization: "Bearer correct-horse-battery" },
+  });
+  assert.equal(byHeader.status, 200);
+  await byHeader.body?.cancel();
+  const stream = await openStream(viewer, "?token=correct-horse-battery");
+  try {
+    assert.deepEqual((await stream.next()).bytes, ROCKET);
+  } finally {
+    await stream.close();
+  }
+});
+
+Deno.test("Viewer token flow: by query, redirected without it with a cookie, then the cookie alone", async () => {
+  await using viewer = new Viewer({ token: "correct-horse-battery" });
+  assert.equal(viewer.token, "correct-horse-battery");
+  assert.equal(viewer.openUrl, `${viewer.url}?token=correct-horse-battery`);
+  const first = await get(viewer, "/?token=correct-horse-battery", {
+    redirect: "manual",
+  });
+  assert.equal(first.status, 303);
+  assert.equal(first.headers.get("location"), "/");
+  const setCookie = first.headers.get("set-cookie")!;
+  assert.match(setCookie, /; HttpOnly; SameSite=Strict$/);
+  await first.body?.cancel();
+  const cookie = setCookie.split(";")[0]!;
+  const page = await get(viewer, "/", { headers: { cookie } });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/);
+  for (const path of ["/stats", "/history", "/latest", "/nothing-here"]) {
+    const response = await get(viewer, path, { headers: { cookie } });
+    assert.notEqual(response.status, 401, path);
+    await response.body?.cancel();
+  }
+});
+
+Deno.test("Viewer beyond loopback makes up a token, unless it is told to be open", async () => {
+  await using guarded = new Viewer({ hostname: "0.0.0.0" });
+  assert.match(guarded.token!, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(guarded.openUrl, `${guarded.url}?token=${guarded.token}`);
+  const refused = await get(guarded, "/stats");
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  await using open = new Viewer({ hostname: "0.0.0.0", open: true });
+  assert.equal(open.token, undefined);
+  assert.equal(open.openUrl, open.url);
+  const response = await get(open, "/stats", {
+    headers: { host: "camera.example" },
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  await using loopback = new Viewer();
+  assert.equal(loopback.token, undefined);
+  assert.throws(() => new Viewer({ token: "short" }), TypeError);
+  assert.throws(
+    () => new Viewer({ token: "correct-horse-battery", open: true }),
+    TypeError,
+  );
+});
+
+Deno.test("Viewer answers 503 past maxConnections, and serves again once one ends", async () => {
+  await using viewer = new Viewer({ maxConnections: 2 });
+  viewer.publishFrame(jpeg(ALICE));
+  const streams = [
+    await openStream(viewer),
+    await openStream(viewer, "", "/wall.mjpg"),
+  ];
+  try {
+    for (const stream of streams) await stream.nextPart();
+    assert.equal(viewer.activeConnections, 2);
+    const busy = await get(viewer, "/stats");
+    assert.equal(busy.status, 503);
+    assert.match(
+      await busy.text(),
+      /^Busy: the viewer serves at most 2 requests and streams at once;.*\n$/,
+    );
+    await streams.pop()!.close();
+    await until(() => viewer.activeConnections < 2, "a connection to end");
+    const served = await get(viewer, "/stats");
+    assert.equal(served.status, 200);
+    await served.body?.cancel();
+  } finally {
+    for (const stream of streams) await stream.close();
+  }
+  assert.throws(() => new Viewer({ maxConnections: 0 }), RangeError);
 });

@@ -33,6 +33,20 @@ export interface FrameBoardOptions {
    * @default {2000}
    */
   switchAfterMs?: number;
+  /**
+   * How long a sender may stay silent, in milliseconds, before its
+   * statistics call it stale.
+   *
+   * @default {3000}
+   */
+  staleAfterMs?: number;
+  /**
+   * How long a sender may stay silent, in milliseconds, before
+   * {@linkcode FrameBoard.expire} forgets it.
+   *
+   * @default {60000}
+   */
+  forgetAfterMs?: number;
 }
 
 /** The newest frame of one sender, as the board holds it. */
@@ -86,6 +100,18 @@ function checkFrame(frame: ViewerFrame): void {
       }`,
     );
   }
+  if (frame.protocol !== undefined && typeof frame.protocol !== "string") {
+    throw new TypeError("Cannot publish frame: protocol must be a string");
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0)) {
+    throw new RangeError(
+      `Cannot create frame board: ${name} must be a positive number, got ${value}`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -109,6 +135,8 @@ export class FrameBoard {
   #maxSenders: number;
   #windowMs: number;
   #switchAfterMs: number;
+  #staleAfterMs: number;
+  #forgetAfterMs: number;
   #total: RateWindow;
   #primary: Entry | undefined;
   #seq = 0;
@@ -118,7 +146,13 @@ export class FrameBoard {
    * @param options Limits and windows.
    */
   constructor(options: FrameBoardOptions = {}) {
-    const { maxSenders = 16, windowMs = 2000, switchAfterMs = 2000 } = options;
+    const {
+      maxSenders = 16,
+      windowMs = 2000,
+      switchAfterMs = 2000,
+      staleAfterMs = 3000,
+      forgetAfterMs = 60_000,
+    } = options;
     if (!Number.isInteger(maxSenders) || maxSenders < 1) {
       throw new RangeError(
         `Cannot create frame board: maxSenders must be a positive integer, got ${maxSenders}`,
@@ -127,6 +161,8 @@ export class FrameBoard {
     this.#maxSenders = maxSenders;
     this.#windowMs = windowMs;
     this.#switchAfterMs = switchAfterMs;
+    this.#staleAfterMs = positive("staleAfterMs", staleAfterMs);
+    this.#forgetAfterMs = positive("forgetAfterMs", forgetAfterMs);
     this.#total = new RateWindow({ windowMs, capacity: 4096 });
   }
 
@@ -207,6 +243,58 @@ export class FrameBoard {
   }
 
   /**
+   * The remembered senders' entries, in the order they were first seen.
+   *
+   * @returns An iterator over the entries.
+   *
+   * @example Usage
+   * ```ts
+   * import { FrameBoard } from "./frame_board.ts";
+   * const board = new FrameBoard();
+   * const bytes = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+   * board.publish({ sender: "127.0.0.1:9", bytes, format: "jpeg" }, 0);
+   * console.log([...board.entries()].map((entry) => entry.sender)); // ["127.0.0.1:9"]
+   * ```
+   */
+  entries(): IterableIterator<BoardEntry> {
+    return this.#senders.values();
+  }
+
+  /** How many senders the board remembers. */
+  get size(): number {
+    return this.#senders.size;
+  }
+
+  /**
+   * Forgets the senders that have been silent longer than `forgetAfterMs`.
+   * When the default sender goes, the most recently active one takes its
+   * place.
+   *
+   * @param nowMs The current time.
+   * @returns The senders forgotten.
+   *
+   * @example A sender silent for a minute is forgotten
+   * ```ts
+   * import { FrameBoard } from "./frame_board.ts";
+   * const board = new FrameBoard({ forgetAfterMs: 60_000 });
+   * const bytes = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+   * board.publish({ sender: "127.0.0.1:9", bytes, format: "jpeg" }, 0);
+   * console.log(board.expire(30_000)); // []
+   * console.log(board.expire(61_000)); // ["127.0.0.1:9"]
+   * ```
+   */
+  expire(nowMs: number): string[] {
+    const forgotten: string[] = [];
+    for (const entry of this.#senders.values()) {
+      if (nowMs - entry.lastMs > this.#forgetAfterMs) {
+        forgotten.push(entry.sender);
+      }
+    }
+    for (const sender of forgotten) this.#forget(sender);
+    return forgotten;
+  }
+
+  /**
    * The frame and byte rate of all senders together.
    *
    * @param nowMs The current time.
@@ -249,6 +337,11 @@ export class FrameBoard {
         height,
         format: entry.frame.format,
         lastFrameAgoMs: Math.max(0, Math.round(nowMs - entry.lastMs)),
+        stale: nowMs - entry.lastMs > this.#staleAfterMs,
+        protocol: entry.frame.protocol ?? null,
+        lost: null,
+        late: null,
+        latencyMs: null,
       });
     }
     return stats;
@@ -277,7 +370,19 @@ export class FrameBoard {
     }
     if (oldest === undefined) return;
     this.#senders.delete(oldest.sender);
+    // The frame being published becomes the default one.
     if (this.#primary === oldest) this.#primary = undefined;
+  }
+
+  #forget(sender: string): void {
+    const entry = this.#senders.get(sender);
+    this.#senders.delete(sender);
+    if (entry === undefined || this.#primary !== entry) return;
+    let newest: Entry | undefined;
+    for (const other of this.#senders.values()) {
+      if (newest === undefined || other.lastMs > newest.lastMs) newest = other;
+    }
+    this.#primary = newest;
   }
 }
 

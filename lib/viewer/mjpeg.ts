@@ -58,6 +58,11 @@ export interface PartHeadOptions {
    * @default {"udpimg-frame"}
    */
   boundary?: string;
+  /**
+   * More part headers, such as `X-Sender` in the viewer's `/wall.mjpg`.
+   * Names and values must not contain CR or LF.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -81,15 +86,26 @@ export function encodePartHead(
   byteLength: number,
   options: PartHeadOptions = {},
 ): Uint8Array {
-  const { first = false, boundary = MJPEG_BOUNDARY } = options;
+  const { first = false, boundary = MJPEG_BOUNDARY, headers = {} } = options;
   if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
     throw new RangeError(
       `Cannot encode part head: byteLength must be a non-negative integer, got ${byteLength}`,
     );
   }
   const open = first ? `--${boundary}\r\n` : "";
+  let extra = "";
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n:]/.test(name) || /[\r\n]/.test(value)) {
+      throw new TypeError(
+        `Cannot encode part head: header ${
+          JSON.stringify(name)
+        } holds a line break or a colon in its name`,
+      );
+    }
+    extra += `${name}: ${value}\r\n`;
+  }
   return encoder.encode(
-    `${open}Content-Type: ${contentType}\r\nContent-Length: ${byteLength}\r\n\r\n`,
+    `${open}Content-Type: ${contentType}\r\nContent-Length: ${byteLength}\r\n${extra}\r\n`,
   );
 }
 
@@ -116,6 +132,8 @@ export interface MjpegPart {
   contentType: string;
   /** The part's `Content-Length` header, or `undefined` when absent. */
   contentLength: number | undefined;
+  /** All of the part's headers, by lower-case name. */
+  headers: Record<string, string>;
   /** The part's body. */
   bytes: Uint8Array;
 }
@@ -218,8 +236,13 @@ export async function* readMjpegParts(
   const openLine = encoder.encode(`--${boundary}`);
   const delimiter = encoder.encode(`\r\n--${boundary}`);
   const queue = new ByteQueue();
-  let head: { contentType: string; contentLength: number | undefined } | null =
-    null;
+  let head:
+    | {
+      contentType: string;
+      contentLength: number | undefined;
+      headers: Record<string, string>;
+    }
+    | null = null;
   const reader = body.getReader();
   try {
     for (;;) {
@@ -241,10 +264,13 @@ export async function* readMjpegParts(
           const lines = decoder.decode(view.subarray(start, end)).split("\r\n");
           let contentType = "";
           let contentLength: number | undefined;
+          const headers: Record<string, string> = {};
           for (const line of lines.slice(1)) {
             const colon = line.indexOf(":");
+            if (colon < 0) continue;
             const name = line.slice(0, colon).trim().toLowerCase();
             const value = line.slice(colon + 1).trim();
+            headers[name] = value;
             if (name === "content-type") contentType = value;
             if (name === "content-length") contentLength = Number(value);
           }
@@ -258,7 +284,7 @@ export async function* readMjpegParts(
             );
           }
           queue.skip(end + CRLF_CRLF.length);
-          head = { contentType, contentLength };
+          head = { contentType, contentLength, headers };
           continue;
         }
         let bodyLength = head.contentLength;

@@ -21,3 +21,5 @@ export * from "./rate_window.ts";
 export * from "./mjpeg.ts";
 export * from "./page.ts";
 export * from "./transcode.ts";
+export * from "./history.ts";
+export * from "./access.ts";

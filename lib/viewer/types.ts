@@ -22,6 +22,27 @@ export interface ViewerFrame {
   width?: number;
   /** Height in pixels, when the caller already knows it. */
   height?: number;
+  /**
+   * The protocol it came by, such as `"classic"`, `"stream"` or `"rtp"`,
+   * shown on the sender's tile.
+   */
+  protocol?: string;
+}
+
+/**
+ * What the receiving side knows about one sender's link, beyond the frames
+ * that reached the viewer. Every field is optional: the viewer shows what
+ * it is given and hides the rest.
+ */
+export interface LinkStats {
+  /** The protocol the sender speaks, such as `"classic"`, `"stream"` or `"rtp"`. */
+  protocol?: string;
+  /** Frames from this sender lost on the way, counted since it was first seen. */
+  lost?: number;
+  /** Frames from this sender that came too late to be used, counted likewise. */
+  late?: number;
+  /** The sender's current latency, capture or send to reception, in milliseconds. */
+  latencyMs?: number;
 }
 
 /** The server's running totals, shown by the viewer as they are. */
@@ -60,6 +81,16 @@ export interface SenderStats {
   format: ImageFormat;
   /** Milliseconds since the newest frame was published. */
   lastFrameAgoMs: number;
+  /** Whether the sender has been silent longer than `staleAfterMs`. */
+  stale: boolean;
+  /** The protocol, from the newest frame or the link statistics, or `null`. */
+  protocol: string | null;
+  /** Frames lost on the way ({@linkcode LinkStats.lost}), or `null` when unknown. */
+  lost: number | null;
+  /** Frames that came too late ({@linkcode LinkStats.late}), or `null` when unknown. */
+  late: number | null;
+  /** Latency in milliseconds ({@linkcode LinkStats.latencyMs}), or `null` when unknown. */
+  latencyMs: number | null;
 }
 
 /** The JSON document served at `/stats`. */

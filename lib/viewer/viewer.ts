@@ -1,24 +1,36 @@
 /**
  * The live viewer: an HTTP server that shows the newest received frames in
- * a browser, with statistics and the last message.
+ * a browser, with statistics, plots and the last message.
  *
  * @module
  */
 
-import { FrameBoard } from "./frame_board.ts";
 import {
-  encodePartHead,
-  encodePartTail,
-  MJPEG_BOUNDARY,
-  mjpegContentType,
-} from "./mjpeg.ts";
+  type AccessConfig,
+  checkAccess,
+  checkToken,
+  isLoopback,
+  randomToken,
+} from "./access.ts";
+import { FrameBoard } from "./frame_board.ts";
+import { type HistoryInput, ViewerHistory } from "./history.ts";
+import { MJPEG_BOUNDARY, mjpegContentType } from "./mjpeg.ts";
 import { PAGE_CSP, renderPage } from "./page.ts";
-import type { ViewerCounters, ViewerFrame, ViewerStats } from "./types.ts";
+import { Streamer } from "./_streamer.ts";
+import type {
+  LinkStats,
+  SenderStats,
+  ViewerCounters,
+  ViewerFrame,
+  ViewerStats,
+} from "./types.ts";
 
 /** Options for {@linkcode Viewer}. */
 export interface ViewerOptions {
   /**
-   * The address to listen on. Anyone who can reach it sees the frames.
+   * The address to listen on. On loopback, requests must name a loopback
+   * address in their `Host` header. Beyond loopback, the viewer requires a
+   * token (see `token` and `open`).
    *
    * @default {"127.0.0.1"}
    */
@@ -30,13 +42,42 @@ export interface ViewerOptions {
    */
   port?: number;
   /**
+   * The token every request must carry, as `?token=` once (then a cookie)
+   * or as `Authorization: Bearer`: 8 to 256 characters from
+   * `A-Z a-z 0-9 - _ . ~`. Given, it is required on any address, loopback
+   * too. By default a bind beyond loopback gets a random one, and a
+   * loopback bind none.
+   */
+  token?: string;
+  /**
+   * Serve beyond loopback without a token: anyone who can reach the
+   * address sees the frames. It cannot be combined with `token`.
+   *
+   * @default {false}
+   */
+  open?: boolean;
+  /**
+   * The most requests and streams served at once; past it, requests are
+   * answered 503 at once.
+   *
+   * @default {64}
+   */
+  maxConnections?: number;
+  /**
    * The server's running totals, read for each `/stats` request. Without
    * it, the viewer reports its own count of published frames and bytes, and
    * zero for the rest.
    */
   counters?: () => ViewerCounters;
   /**
-   * Turns a PNG into a JPEG, for `/latest.jpg` and the MJPEG stream. It
+   * What the receiving side knows about a sender's link: lost and late
+   * frames, latency, protocol. Read for `/stats` and once a sample for
+   * `/history`; return `undefined`, or leave fields out, where the
+   * protocol does not know.
+   */
+  linkStats?: (sender: string) => LinkStats | undefined;
+  /**
+   * Turns a PNG into a JPEG, for `/latest.jpg` and the MJPEG streams. It
    * runs at most once per frame, and only for frames a viewer asks for.
    * Without it, or when it rejects, PNG frames are served as `image/png`.
    */
@@ -74,6 +115,30 @@ export interface ViewerOptions {
    */
   windowMs?: number;
   /**
+   * A sender silent this many milliseconds is shown as stale.
+   *
+   * @default {3000}
+   */
+  staleAfterMs?: number;
+  /**
+   * A sender silent this many milliseconds is forgotten: its tile goes.
+   *
+   * @default {60000}
+   */
+  forgetAfterMs?: number;
+  /**
+   * How many samples `/history` keeps per sender, one per `historyIntervalMs`.
+   *
+   * @default {60}
+   */
+  historySamples?: number;
+  /**
+   * Milliseconds between the samples of `/history`.
+   *
+   * @default {1000}
+   */
+  historyIntervalMs?: number;
+  /**
    * When an MJPEG stream has had no new frame for this many milliseconds,
    * its last frame is sent once more. Browsers display a part only when the
    * next one begins, so without the repeat the last frame of a burst, or a
@@ -84,21 +149,10 @@ export interface ViewerOptions {
   idleRepeatMs?: number;
 }
 
-/** What one `/stream.mjpg` response needs between pulls. */
-interface StreamState {
-  readonly sender: string | undefined;
-  lastSeq: number;
-  first: boolean;
-  /** Whether the last part sent repeats the one before. */
-  repeated: boolean;
-  closed: boolean;
-  wake: (() => void) | undefined;
-  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-}
-
-const PART_TAIL = encodePartTail(MJPEG_BOUNDARY);
 const NO_STORE = "no-store";
 const CLOSE_GRACE_MS = 1000;
+const PAGE_PATHS = "/, /stream.mjpg, /wall.mjpg, /latest.jpg, /latest, " +
+  "/stats or /history";
 
 function text(status: number, body: string, headers: HeadersInit = {}) {
   return new Response(body + "\n", {
@@ -108,6 +162,12 @@ function text(status: number, body: string, headers: HeadersInit = {}) {
       "cache-control": NO_STORE,
       ...headers,
     },
+  });
+}
+
+function json(body: string, head: boolean): Response {
+  return new Response(head ? null : body, {
+    headers: { "content-type": "application/json", "cache-control": NO_STORE },
   });
 }
 
@@ -126,24 +186,58 @@ function toJson(stats: ViewerStats): string {
   }
 }
 
+function positive(name: string, value: number, integer = false): number {
+  if (!(value > 0) || !Number.isFinite(value) || (integer && value % 1)) {
+    throw new RangeError(
+      `Cannot start viewer: ${name} must be a positive ${
+        integer ? "integer" : "number"
+      }, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The file name of a snapshot: `udpimg-HOST_PORT-YYYYMMDD-HHMMSS.EXT`, in
+ * local time, with only characters that are safe in any file system.
+ */
+function snapshotName(sender: string, at: Date, extension: string): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${at.getFullYear()}${two(at.getMonth() + 1)}${
+    two(at.getDate())
+  }-${two(at.getHours())}${two(at.getMinutes())}${two(at.getSeconds())}`;
+  const who = sender.replace(/[^A-Za-z0-9.-]+/g, "_").replace(/^_|_$/g, "");
+  return `udpimg-${who}-${stamp}.${extension}`;
+}
+
 /**
  * Serves a live view of received frames over HTTP:
  *
- * - `/` a self-contained page (no external resources) with the picture,
- *   fps, frames, dropped, KB/s, resolution, a sender selector and the last
- *   message;
- * - `/stream.mjpg` MJPEG of the newest frames;
+ * - `/` a self-contained page (no external resources): with several
+ *   senders a wall of tiles, one per sender, and a click focuses one
+ *   (`/?sender=HOST:PORT`); fps, KB/s, resolution, loss, plots of the last
+ *   minute, a snapshot button and the last message;
+ * - `/stream.mjpg` MJPEG of the newest frames of one sender;
+ * - `/wall.mjpg` every sender's newest frame in turn, each part tagged with
+ *   an `X-Sender` header: what the wall reads over one connection;
  * - `/latest.jpg` the newest frame as JPEG (PNG when it cannot transcode),
- *   `/latest` in its own format;
- * - `/stats` the {@linkcode ViewerStats} as JSON.
+ *   `/latest` in its own format; `&download=1` names it as a file;
+ * - `/stats` the {@linkcode ViewerStats} as JSON;
+ * - `/history` the {@linkcode HistoryDocument}: one sample a second of
+ *   each sender's rates, for the last minute.
  *
- * `?sender=host:port` picks a sender on each of them; the default is the
- * most recently active one.
+ * `?sender=host:port` picks a sender; the default is the most recently
+ * active one.
  *
  * Publishing is synchronous and O(1): the viewer keeps only the newest frame
  * of each sender, and each MJPEG viewer is sent the newest frame whenever it
  * is ready for one, so a slow browser skips frames instead of queueing them
  * and never holds up reception.
+ *
+ * On a loopback address the viewer answers only requests whose `Host`
+ * header names loopback, which stops DNS rebinding; beyond loopback it
+ * requires a token (see {@linkcode ViewerOptions.token}) and
+ * {@linkcode Viewer.openUrl} carries it.
  *
  * @example Showing a frame
  * ```ts
@@ -155,30 +249,43 @@ function toJson(stats: ViewerStats): string {
  * console.log(response.headers.get("content-type")); // "image/jpeg"
  * await response.body?.cancel();
  * ```
+ *
+ * @example A viewer with a token
+ * ```ts
+ * import { Viewer } from "./viewer.ts";
+ * await using viewer = new Viewer({ token: "correct-horse-battery" });
+ * console.log(viewer.openUrl.endsWith("/?token=correct-horse-battery")); // true
+ * const refused = await fetch(new URL("/stats", viewer.url));
+ * console.log(refused.status); // 401
+ * await refused.body?.cancel();
+ * ```
  */
 export class Viewer implements AsyncDisposable {
   #board: FrameBoard;
+  #history: ViewerHistory;
+  #streamer: Streamer;
   #server: Deno.HttpServer<Deno.NetAddr>;
+  #access: AccessConfig;
   #url: string;
   #page: string;
   #counters: (() => ViewerCounters) | undefined;
+  #linkStats: ViewerOptions["linkStats"];
   #transcode: ViewerOptions["transcode"];
   #jpegOf = new WeakMap<ViewerFrame, Promise<Uint8Array | undefined>>();
-  #streams = new Set<StreamState>();
-  #waiting = new Set<StreamState>();
+  #maxConnections: number;
+  #connections = 0;
+  #sampler: ReturnType<typeof setInterval>;
   #signal: AbortSignal | undefined;
   #onAbort = () => void this.close();
   #closing: Promise<void> | undefined;
   #message: { value: unknown; sender: string; atMs: number } | undefined;
   #messages = 0;
-  #partsSent = 0;
-  #idleRepeatMs: number;
 
   /**
    * Starts listening at once; {@linkcode Viewer.url} is ready when the
    * constructor returns.
    *
-   * @param options Address, counters, transcoder and page texts.
+   * @param options Address, access, counters, transcoder, limits and page texts.
    */
   constructor(options: ViewerOptions = {}) {
     const { hostname = "127.0.0.1", port = 0, signal } = options;
@@ -187,18 +294,50 @@ export class Viewer implements AsyncDisposable {
         `Cannot start viewer: port must be an integer from 0 to 65535, got ${port}`,
       );
     }
-    this.#board = new FrameBoard({
-      ...(options.maxSenders !== undefined &&
-        { maxSenders: options.maxSenders }),
-      ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
-    });
-    this.#counters = options.counters;
-    this.#idleRepeatMs = options.idleRepeatMs ?? 100;
-    if (!(this.#idleRepeatMs >= 0) || !Number.isFinite(this.#idleRepeatMs)) {
-      throw new RangeError(
-        `Cannot start viewer: idleRepeatMs must be 0 or more, got ${this.#idleRepeatMs}`,
+    if (options.token !== undefined && options.open) {
+      throw new TypeError(
+        "Cannot start viewer: token and open exclude each other",
       );
     }
+    const loopback = isLoopback(hostname);
+    const token = options.token !== undefined
+      ? checkToken(options.token)
+      : loopback || options.open
+      ? undefined
+      : randomToken();
+    this.#maxConnections = positive(
+      "maxConnections",
+      options.maxConnections ?? 64,
+      true,
+    );
+    const maxSenders = options.maxSenders ?? 16;
+    this.#board = new FrameBoard({
+      maxSenders,
+      ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
+      ...(options.staleAfterMs !== undefined &&
+        { staleAfterMs: options.staleAfterMs }),
+      ...(options.forgetAfterMs !== undefined &&
+        { forgetAfterMs: options.forgetAfterMs }),
+    });
+    const intervalMs = options.historyIntervalMs ?? 1000;
+    this.#history = new ViewerHistory({
+      intervalMs,
+      ...(options.historySamples !== undefined &&
+        { capacity: options.historySamples }),
+    });
+    const idleRepeatMs = options.idleRepeatMs ?? 100;
+    if (!(idleRepeatMs >= 0) || !Number.isFinite(idleRepeatMs)) {
+      throw new RangeError(
+        `Cannot start viewer: idleRepeatMs must be 0 or more, got ${idleRepeatMs}`,
+      );
+    }
+    this.#streamer = new Streamer(
+      this.#board,
+      (frame) => this.#encoded(frame),
+      { idleRepeatMs, maxSenders },
+    );
+    this.#counters = options.counters;
+    this.#linkStats = options.linkStats;
     this.#transcode = options.transcode;
     this.#page = renderPage({
       ...(options.title !== undefined && { title: options.title }),
@@ -212,7 +351,7 @@ export class Viewer implements AsyncDisposable {
         port,
         onListen: () => {},
         onError: () => text(500, "Internal error in the viewer"),
-      }, (request) => this.#handle(request));
+      }, (request, info) => this.#handle(request, info));
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
         throw new Deno.errors.AddrInUse(
@@ -223,7 +362,10 @@ export class Viewer implements AsyncDisposable {
       throw error;
     }
     const addr = this.#server.addr;
+    this.#access = { port: addr.port, checkHost: loopback, token };
     this.#url = `http://${urlHost(addr.hostname)}:${addr.port}/`;
+    this.#sampler = setInterval(() => this.#sample(), intervalMs);
+    this.#sample();
     if (signal !== undefined) {
       this.#signal = signal;
       if (signal.aborted) void this.close();
@@ -239,6 +381,20 @@ export class Viewer implements AsyncDisposable {
     return this.#url;
   }
 
+  /**
+   * The address to open in a browser: {@linkcode Viewer.url}, with
+   * `?token=` when the viewer requires a token.
+   */
+  get openUrl(): string {
+    const token = this.#access.token;
+    return token === undefined ? this.#url : `${this.#url}?token=${token}`;
+  }
+
+  /** The token requests must carry, or `undefined` when none is needed. */
+  get token(): string | undefined {
+    return this.#access.token;
+  }
+
   /** The address the HTTP server listens on. */
   get addr(): Deno.NetAddr {
     return this.#server.addr;
@@ -249,14 +405,22 @@ export class Viewer implements AsyncDisposable {
     return this.#server.finished;
   }
 
-  /** How many `/stream.mjpg` responses are open. */
+  /** How many `/stream.mjpg` and `/wall.mjpg` responses are open. */
   get activeStreams(): number {
-    return this.#streams.size;
+    return this.#streamer.active;
+  }
+
+  /**
+   * How many requests are being served, streams included: what
+   * {@linkcode ViewerOptions.maxConnections} limits.
+   */
+  get activeConnections(): number {
+    return this.#connections;
   }
 
   /** Frames sent to MJPEG viewers so far, over all streams. */
   get framesStreamed(): number {
-    return this.#partsSent;
+    return this.#streamer.partsSent;
   }
 
   /**
@@ -265,11 +429,7 @@ export class Viewer implements AsyncDisposable {
    * frame per viewer however slow the viewers are.
    */
   get queuedBytes(): number {
-    let queued = 0;
-    for (const stream of this.#streams) {
-      queued -= Math.min(0, stream.controller?.desiredSize ?? 0);
-    }
-    return queued;
+    return this.#streamer.queuedBytes;
   }
 
   /**
@@ -288,8 +448,7 @@ export class Viewer implements AsyncDisposable {
    */
   publishFrame(frame: ViewerFrame): void {
     this.#board.publish(frame, performance.now());
-    for (const stream of this.#waiting) stream.wake?.();
-    this.#waiting.clear();
+    this.#streamer.wake();
   }
 
   /**
@@ -328,14 +487,8 @@ export class Viewer implements AsyncDisposable {
   stats(sender?: string): ViewerStats {
     const nowMs = performance.now();
     const board = this.#board;
-    const counters = this.#counters?.() ?? {
-      frames: board.frames,
-      decoded: 0,
-      dropped: 0,
-      errors: 0,
-      skipped: 0,
-      bytes: board.bytes,
-    };
+    board.expire(nowMs);
+    const counters = this.#countersNow();
     const rate = board.rate(nowMs);
     const message = this.#message;
     return {
@@ -347,9 +500,9 @@ export class Viewer implements AsyncDisposable {
       bytes: counters.bytes,
       fps: Math.round(rate.perSecond * 10) / 10,
       kbps: Math.round(rate.bytesPerSecond / 100) / 10,
-      senders: board.senderStats(nowMs),
+      senders: board.senderStats(nowMs).map((stats) => this.#withLink(stats)),
       selected: sender ?? board.primary ?? null,
-      viewers: this.#streams.size,
+      viewers: this.#streamer.active,
       messages: this.#messages,
       lastMessage: message?.value ?? null,
       lastMessageSender: message?.sender ?? null,
@@ -377,7 +530,8 @@ export class Viewer implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const stream of this.#streams) this.#endStream(stream);
+    clearInterval(this.#sampler);
+    this.#streamer.closeAll();
     const server = this.#server;
     let timer: ReturnType<typeof setTimeout> | undefined;
     // Deno waits for a response body write that a stalled client never
@@ -399,7 +553,94 @@ export class Viewer implements AsyncDisposable {
     return this.close();
   }
 
-  #handle(request: Request): Response | Promise<Response> {
+  #countersNow(): ViewerCounters {
+    return this.#counters?.() ?? {
+      frames: this.#board.frames,
+      decoded: 0,
+      dropped: 0,
+      errors: 0,
+      skipped: 0,
+      bytes: this.#board.bytes,
+    };
+  }
+
+  /** The link statistics of `sender`; a provider that throws knows nothing. */
+  #link(sender: string): LinkStats | undefined {
+    try {
+      return this.#linkStats?.(sender);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #withLink(stats: SenderStats): SenderStats {
+    const link = this.#link(stats.sender);
+    if (link === undefined) return stats;
+    return {
+      ...stats,
+      protocol: stats.protocol ?? link.protocol ?? null,
+      lost: finiteOrNull(link.lost),
+      late: finiteOrNull(link.late),
+      latencyMs: finiteOrNull(link.latencyMs),
+    };
+  }
+
+  /** Takes one `/history` sample, and forgets long-silent senders. */
+  #sample(): void {
+    const nowMs = performance.now();
+    const board = this.#board;
+    board.expire(nowMs);
+    const senders = new Map<string, HistoryInput>();
+    let lost: number | undefined;
+    let late: number | undefined;
+    for (const entry of board.entries()) {
+      const link = this.#link(entry.sender);
+      const input: HistoryInput = { frames: entry.frames, bytes: entry.bytes };
+      const sample = {
+        lost: finiteOrNull(link?.lost),
+        late: finiteOrNull(link?.late),
+        latencyMs: finiteOrNull(link?.latencyMs),
+      };
+      if (sample.lost !== null) {
+        input.lost = sample.lost;
+        lost = (lost ?? 0) + sample.lost;
+      }
+      if (sample.late !== null) {
+        input.late = sample.late;
+        late = (late ?? 0) + sample.late;
+      }
+      if (sample.latencyMs !== null) input.latencyMs = sample.latencyMs;
+      senders.set(entry.sender, input);
+    }
+    this.#history.record(nowMs, {
+      frames: board.frames,
+      bytes: board.bytes,
+      dropped: this.#countersNow().dropped,
+      lost,
+      late,
+    }, senders);
+  }
+
+  #handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> {
+    const refused = checkAccess(request, this.#access);
+    if (refused !== undefined) return refused;
+    if (this.#connections >= this.#maxConnections) {
+      return text(
+        503,
+        `Busy: the viewer serves at most ${this.#maxConnections} requests and streams at once; close a viewer tab and retry`,
+        { "retry-after": "5" },
+      );
+    }
+    this.#connections++;
+    const done = () => void this.#connections--;
+    info.completed.then(done, done);
+    return this.#route(request);
+  }
+
+  #route(request: Request): Response | Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return text(405, `Method ${request.method} is not allowed: use GET`, {
         allow: "GET, HEAD",
@@ -417,39 +658,45 @@ export class Viewer implements AsyncDisposable {
             "cache-control": NO_STORE,
             "content-security-policy": PAGE_CSP,
             "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
           },
         });
       case "/stats":
-        return new Response(head ? null : toJson(this.stats(sender)), {
-          headers: {
-            "content-type": "application/json",
-            "cache-control": NO_STORE,
-          },
-        });
-      case "/stream.mjpg":
-        return new Response(head ? null : this.#openStream(sender), {
-          headers: {
-            "content-type": mjpegContentType(MJPEG_BOUNDARY),
-            "cache-control": NO_STORE,
-            "x-content-type-options": "nosniff",
-          },
-        });
-      case "/latest.jpg":
-        return this.#latest(sender, true, head);
-      case "/latest":
-        return this.#latest(sender, false, head);
-      default:
-        return text(
-          404,
-          `Not found: ${url.pathname}. Try /, /stream.mjpg, /latest.jpg or /stats`,
+        return json(toJson(this.stats(sender)), head);
+      case "/history":
+        return json(
+          JSON.stringify(this.#history.toJSON(performance.now(), sender)),
+          head,
         );
+      case "/stream.mjpg":
+      case "/wall.mjpg":
+        return new Response(
+          head ? null : this.#streamer.open(
+            url.pathname === "/wall.mjpg" ? "wall" : { sender },
+          ),
+          {
+            headers: {
+              "content-type": mjpegContentType(MJPEG_BOUNDARY),
+              "cache-control": NO_STORE,
+              "x-content-type-options": "nosniff",
+            },
+          },
+        );
+      case "/latest.jpg":
+      case "/latest":
+        return this.#latest(sender, {
+          jpeg: url.pathname === "/latest.jpg",
+          head,
+          download: url.searchParams.has("download"),
+        });
+      default:
+        return text(404, `Not found: ${url.pathname}. Try ${PAGE_PATHS}`);
     }
   }
 
   async #latest(
     sender: string | undefined,
-    wantJpeg: boolean,
-    head: boolean,
+    want: { jpeg: boolean; head: boolean; download: boolean },
   ): Promise<Response> {
     const entry = this.#board.newest(sender);
     if (entry === undefined) {
@@ -460,19 +707,29 @@ export class Viewer implements AsyncDisposable {
           : `No frame from ${sender} yet`,
       );
     }
-    const { bytes, type } = wantJpeg
+    const { bytes, type } = want.jpeg
       ? await this.#encoded(entry.frame)
       : { bytes: entry.frame.bytes, type: `image/${entry.frame.format}` };
     // Frames arrive in ArrayBuffer-backed arrays; the type allows shared ones.
-    const body = head ? null : bytes as Uint8Array<ArrayBuffer>;
-    return new Response(body, {
-      headers: {
-        "content-type": type,
-        "content-length": String(bytes.byteLength),
-        "cache-control": NO_STORE,
-        "x-sender": entry.sender,
-      },
-    });
+    const body = want.head ? null : bytes as Uint8Array<ArrayBuffer>;
+    const headers: Record<string, string> = {
+      "content-type": type,
+      "content-length": String(bytes.byteLength),
+      "cache-control": NO_STORE,
+      "x-sender": entry.sender,
+    };
+    if (want.download) {
+      const arrived = new Date(
+        Date.now() - (performance.now() - entry.lastMs),
+      );
+      const name = snapshotName(
+        entry.sender,
+        arrived,
+        type === "image/png" ? "png" : "jpg",
+      );
+      headers["content-disposition"] = `attachment; filename="${name}"`;
+    }
+    return new Response(body, { headers });
   }
 
   /** The frame as JPEG when it is one or can be transcoded to one. */
@@ -495,95 +752,8 @@ export class Viewer implements AsyncDisposable {
       ? { bytes: frame.bytes, type: "image/png" }
       : { bytes, type: "image/jpeg" };
   }
+}
 
-  #openStream(sender: string | undefined): ReadableStream<Uint8Array> {
-    const state: StreamState = {
-      sender,
-      lastSeq: 0,
-      first: true,
-      repeated: false,
-      closed: false,
-      wake: undefined,
-      controller: undefined,
-    };
-    this.#streams.add(state);
-    return new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        state.controller = controller;
-      },
-      pull: (controller) => this.#pull(state, controller),
-      cancel: () => this.#endStream(state),
-      // Pulled only when the client has taken everything queued, so that a
-      // slow client is sent the newest frame rather than a backlog.
-    }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
-  }
-
-  async #pull(
-    state: StreamState,
-    controller: ReadableStreamDefaultController<Uint8Array>,
-  ): Promise<void> {
-    let idle = false;
-    for (;;) {
-      if (state.closed) return;
-      const entry = this.#board.newest(state.sender);
-      const fresh = entry !== undefined && entry.seq !== state.lastSeq;
-      if (entry !== undefined && (fresh || (idle && !state.repeated))) {
-        state.repeated = !fresh;
-        state.lastSeq = entry.seq;
-        const { bytes, type } = await this.#encoded(entry.frame);
-        if (state.closed) return;
-        controller.enqueue(
-          encodePartHead(type, bytes.byteLength, {
-            first: state.first,
-            boundary: MJPEG_BOUNDARY,
-          }),
-        );
-        controller.enqueue(bytes);
-        controller.enqueue(PART_TAIL);
-        state.first = false;
-        this.#partsSent++;
-        return;
-      }
-      // Browsers show a part only once the next part's headers arrive, so a
-      // stream that goes quiet repeats its last frame once to show it.
-      const repeat = entry !== undefined && !state.repeated &&
-        this.#idleRepeatMs > 0;
-      idle = !await this.#wait(state, repeat ? this.#idleRepeatMs : 0);
-    }
-  }
-
-  /** Resolves true when a frame is published, false after `timeoutMs` (0: never). */
-  #wait(state: StreamState, timeoutMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      state.wake = () => {
-        state.wake = undefined;
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#waiting.add(state);
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          state.wake = undefined;
-          this.#waiting.delete(state);
-          resolve(false);
-        }, timeoutMs);
-      }
-    });
-  }
-
-  #endStream(state: StreamState): void {
-    if (state.closed) return;
-    state.closed = true;
-    this.#streams.delete(state);
-    this.#waiting.delete(state);
-    state.wake?.();
-    try {
-      // Erroring rather than closing drops what a stalled client has not
-      // read, so that shutting down does not wait for it.
-      state.controller?.error(new Error("Viewer closed"));
-    } catch {
-      // Already closed or errored.
-    }
-  }
+function finiteOrNull(value: number | undefined): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
