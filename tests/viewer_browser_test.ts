@@ -1,17 +1,16 @@
 /**
- * The viewer page in headless Chromium.
- *
- * playwright-core cannot load under `deno test -P`: at import it reads
- * /proc/sys/fs/binfmt_misc/WSLInterop, which Deno grants only with
- * --allow-all. So this test drives Chromium through the DevTools protocol
- * over a WebSocket, which is all it needs.
+ * The viewer page in headless Chromium, driven over the DevTools protocol
+ * (see `_browser.ts`).
  *
  * Set VIEWER_SCREENSHOTS=<dir> to keep the screenshots.
  */
 import assert from "node:assert/strict";
 import { Image } from "imagescript";
+import { runDemoSender } from "../lib/demo.ts";
 import { Viewer } from "../lib/viewer/mod.ts";
+import { Browser, within } from "./_browser.ts";
 import { missing } from "./_deps.ts";
+import { script } from "./_process.ts";
 
 const ROCKET = await Deno.readFile(
   new URL("./fixtures/rocket.jpg", import.meta.url),
@@ -19,251 +18,6 @@ const ROCKET = await Deno.readFile(
 const HUBBLE = await Deno.readFile(
   new URL("./fixtures/hubble_deep_field.jpg", import.meta.url),
 );
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--no-default-browser-check",
-  "--remote-debugging-port=0",
-];
-const STEP_MS = 15_000;
-
-async function within<T>(ms: number, promise: Promise<T>, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-type Params = Record<string, unknown>;
-interface CdpMessage {
-  id?: number;
-  method?: string;
-  params?: Params;
-  result?: Params;
-  error?: { message: string };
-  sessionId?: string;
-}
-
-/** A headless Chromium and one page, driven over the DevTools protocol. */
-class Browser {
-  #child: Deno.ChildProcess;
-  #stderr: Promise<void>;
-  #socket: WebSocket;
-  #profile: string;
-  #nextId = 1;
-  #pending = new Map<
-    number,
-    { resolve: (value: Params) => void; reject: (error: Error) => void }
-  >();
-  #session = "";
-  readonly errors: string[] = [];
-
-  private constructor(
-    child: Deno.ChildProcess,
-    stderr: Promise<void>,
-    socket: WebSocket,
-    profile: string,
-  ) {
-    this.#child = child;
-    this.#stderr = stderr;
-    this.#socket = socket;
-    this.#profile = profile;
-    socket.onmessage = (event) => this.#receive(JSON.parse(event.data));
-  }
-
-  static async launch(): Promise<Browser> {
-    const profile = await Deno.makeTempDir({ prefix: "udpimg_chromium_" });
-    const child = new Deno.Command("/usr/bin/chromium", {
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`, "about:blank"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // Chromium prints the DevTools address on stderr; keep draining it so
-    // that a full pipe never blocks the browser.
-    let found: (url: string) => void = () => {};
-    const address = new Promise<string>((resolve) => found = resolve);
-    const stderr = (async () => {
-      let text = "";
-      for await (
-        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
-      ) {
-        if (text.length < 100_000) text += chunk;
-        const match = text.match(/DevTools listening on (ws:\/\/\S+)/);
-        if (match) found(match[1]!);
-      }
-    })();
-    try {
-      const url = await within(STEP_MS, address, "Chromium to start");
-      const socket = new WebSocket(url);
-      await within(
-        STEP_MS,
-        new Promise((resolve, reject) => {
-          socket.onopen = resolve;
-          socket.onerror = () =>
-            reject(new Error("Cannot open DevTools socket"));
-        }),
-        "DevTools socket",
-      );
-      const browser = new Browser(child, stderr, socket, profile);
-      await browser.#openPage();
-      return browser;
-    } catch (error) {
-      child.kill();
-      await child.status;
-      await stderr;
-      await Deno.remove(profile, { recursive: true });
-      throw error;
-    }
-  }
-
-  async #openPage(): Promise<void> {
-    const { targetId } = await this.send("Target.createTarget", {
-      url: "about:blank",
-    }, "");
-    const { sessionId } = await this.send("Target.attachToTarget", {
-      targetId,
-      flatten: true,
-    }, "");
-    this.#session = String(sessionId);
-    await this.send("Runtime.enable");
-    await this.send("Log.enable");
-    await this.send("Page.enable");
-    await this.send("Emulation.setDeviceMetricsOverride", {
-      width: 1280,
-      height: 800,
-      deviceScaleFactor: 1,
-      mobile: false,
-    });
-  }
-
-  #receive(message: CdpMessage): void {
-    if (message.id !== undefined) {
-      const pending = this.#pending.get(message.id);
-      this.#pending.delete(message.id);
-      if (message.error) pending?.reject(new Error(message.error.message));
-      else pending?.resolve(message.result ?? {});
-      return;
-    }
-    const params = message.params ?? {};
-    if (message.method === "Runtime.consoleAPICalled") {
-      if (params.type === "error" || params.type === "assert") {
-        this.errors.push(`console: ${JSON.stringify(params.args)}`);
-      }
-    } else if (message.method === "Runtime.exceptionThrown") {
-      this.errors.push(`exception: ${JSON.stringify(params.exceptionDetails)}`);
-    } else if (message.method === "Log.entryAdded") {
-      const entry = params.entry as {
-        level: string;
-        text: string;
-        url?: string;
-      };
-      if (entry.level === "error") {
-        this.errors.push(`log: ${entry.text} ${entry.url ?? ""}`);
-      }
-    }
-  }
-
-  send(method: string, params: Params = {}, session = this.#session) {
-    const id = this.#nextId++;
-    const message: CdpMessage = { id, method, params };
-    if (session) message.sessionId = session;
-    const reply = new Promise<Params>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-    });
-    this.#socket.send(JSON.stringify(message));
-    return within(STEP_MS, reply, method);
-  }
-
-  async navigate(url: string): Promise<void> {
-    await this.send("Page.navigate", { url });
-    await this.waitFor("document.readyState === 'complete'", "page load");
-  }
-
-  async evaluate<T>(expression: string): Promise<T> {
-    const { result, exceptionDetails } = await this.send("Runtime.evaluate", {
-      expression,
-      awaitPromise: true,
-      returnByValue: true,
-    });
-    if (exceptionDetails) {
-      throw new Error(
-        `Cannot evaluate ${expression}: ${JSON.stringify(exceptionDetails)}`,
-      );
-    }
-    return (result as { value: T }).value;
-  }
-
-  /** Resolves when `condition` holds in the page; the page checks it each 50 ms. */
-  async waitFor(condition: string, what: string): Promise<void> {
-    const ok = await this.evaluate<boolean>(`new Promise((resolve) => {
-      const start = Date.now();
-      (function check() {
-        let ok = false;
-        try { ok = Boolean(${condition}); } catch {}
-        if (ok) resolve(true);
-        else if (Date.now() - start > ${STEP_MS - 2000}) resolve(false);
-        else setTimeout(check, 50);
-      })();
-    })`);
-    if (ok) return;
-    const state = await this.evaluate<string>(`JSON.stringify({
-      img: (({ src, hidden, naturalWidth, complete }) => ({ src, hidden, naturalWidth, complete }))(document.getElementById("frame")),
-      text: document.body.innerText.slice(0, 400),
-    })`).catch((error) => String(error));
-    assert.fail(
-      `Timed out waiting for ${what}: ${condition}\npage: ${state}\nerrors: ${this.errors}`,
-    );
-  }
-
-  /** A PNG screenshot of the element with id `id`. */
-  async screenshot(id: string): Promise<Uint8Array> {
-    const rect = await this.evaluate<
-      { x: number; y: number; width: number; height: number }
-    >(`(() => { const r = document.getElementById(${
-      JSON.stringify(id)
-    }).getBoundingClientRect();
-      return { x: r.x, y: r.y, width: r.width, height: r.height }; })()`);
-    assert.ok(rect.width > 0 && rect.height > 0, `#${id} has no size`);
-    const { data } = await this.send("Page.captureScreenshot", {
-      format: "png",
-      clip: { ...rect, scale: 1 },
-    });
-    return Uint8Array.from(atob(String(data)), (c) => c.charCodeAt(0));
-  }
-
-  async pageScreenshot(): Promise<Uint8Array> {
-    const { data } = await this.send("Page.captureScreenshot", {
-      format: "png",
-    });
-    return Uint8Array.from(atob(String(data)), (c) => c.charCodeAt(0));
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.send("Browser.close", {}, "").catch(() => {});
-      const closed = new Promise((resolve) => this.#socket.onclose = resolve);
-      this.#socket.close();
-      await within(5000, closed, "DevTools socket to close").catch(() => {});
-      await within(5000, this.#child.status, "Chromium to exit").catch(() => {
-        this.#child.kill("SIGKILL");
-      });
-      await this.#child.status;
-      await this.#stderr;
-    } finally {
-      await Deno.remove(this.#profile, { recursive: true }).catch(() => {});
-    }
-  }
-}
 
 /** How many distinct colours a sample of the image's pixels has. */
 async function colours(png: Uint8Array): Promise<number> {
@@ -286,15 +40,34 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
+/** The value elements of the cards that are cut off: wider than their box. */
+function cutOffCards(browser: Browser): Promise<string[]> {
+  return browser.evaluate<string[]>(`[...document.querySelectorAll(".card b")]
+    .filter((b) => b.offsetParent !== null && b.scrollWidth > b.clientWidth)
+    .map((b) => b.id + "=" + b.textContent + " " + b.scrollWidth + ">" + b.clientWidth)`);
+}
+
+/** Checks at widths from 360 to 2560 pixels that no card value is cut off. */
+async function checkCardsFit(browser: Browser, view: string): Promise<void> {
+  for (const width of [360, 600, 900, 1400, 1920, 2560]) {
+    await browser.viewport(width, 900);
+    assert.deepEqual(await cutOffCards(browser), [], `${view} at ${width} px`);
+  }
+  await browser.viewport(1400, 900);
+}
+
 Deno.test({
   name:
-    "Viewer page shows the live frames, stats and message in Chromium without console errors",
+    "Viewer page shows the live frames, stats and message in Chromium, and a wall once a second sender comes",
   ignore: missing("chromium"),
   async fn() {
     await using viewer = new Viewer({
       frameHint: "deno task client tests/fixtures/rocket.jpg",
+      staleAfterMs: 1000,
+      forgetAfterMs: 3000,
     });
     const browser = await Browser.launch();
+    let keepAlive: ReturnType<typeof setInterval> | undefined;
     try {
       await browser.navigate(viewer.url);
       await browser.waitFor(
@@ -309,7 +82,7 @@ Deno.test({
         "document.getElementById('frame').naturalWidth === 640",
         "the first frame",
       );
-      const first = await browser.screenshot("frame");
+      const first = await browser.screenshot("#frame");
       assert.ok(await colours(first) > 20, "the image looks blank");
 
       viewer.publishFrame({ sender: alice, bytes: HUBBLE, format: "jpeg" });
@@ -317,8 +90,7 @@ Deno.test({
         "document.getElementById('frame').naturalWidth === 1000",
         "the second frame",
       );
-      const second = await browser.screenshot("frame");
-      assert.ok(await colours(second) > 20, "the second image looks blank");
+      const second = await browser.screenshot("#frame");
       assert.ok(!sameBytes(first, second), "the image did not change");
 
       for (let i = 0; i < 20; i++) {
@@ -328,6 +100,12 @@ Deno.test({
           format: "jpeg",
         });
       }
+      // From here on Alice keeps sending, so that she is never stale.
+      keepAlive = setInterval(
+        () =>
+          viewer.publishFrame({ sender: alice, bytes: ROCKET, format: "jpeg" }),
+        200,
+      );
       viewer.publishMessage({ speed: 3.5, note: "hello from the test" }, alice);
       await browser.waitFor(
         "Number(document.getElementById('frames').textContent) >= 22",
@@ -337,41 +115,38 @@ Deno.test({
         "document.getElementById('msg').textContent.includes('hello from the test')",
         "the last message",
       );
-      const res = await browser.evaluate<string>(
-        "document.getElementById('res').textContent",
+      assert.match(
+        await browser.evaluate<string>(
+          "document.getElementById('res').textContent",
+        ),
+        /^(640×427|1000×872)$/,
       );
-      assert.match(res, /^(640×427|1000×872)$/);
       await browser.waitFor(
         "document.getElementById('status').textContent === 'Live'",
         "the live status",
       );
-      await keep("live", await browser.pageScreenshot());
 
+      // A second sender turns the page into a wall; once it is forgotten,
+      // the page shows the first alone again.
       const bob = "192.0.2.20:40000";
-      viewer.publishFrame({ sender: bob, bytes: ROCKET, format: "jpeg" });
+      viewer.publishFrame({ sender: bob, bytes: HUBBLE, format: "jpeg" });
       await browser.waitFor(
-        "!document.getElementById('sender-box').hidden && document.getElementById('sender').options.length === 3",
-        "the sender selector",
+        `document.querySelectorAll('.tile').length === 2 &&
+         document.querySelector('.tile[data-sender="${bob}"] img').naturalWidth === 1000`,
+        "the wall of two",
       );
-      await browser.evaluate(`(() => {
-        const select = document.getElementById('sender');
-        select.value = ${JSON.stringify(bob)};
-        select.dispatchEvent(new Event('change'));
-      })()`);
       await browser.waitFor(
-        `document.getElementById('frame').src.includes(${
-          JSON.stringify(encodeURIComponent(bob))
-        }) &&
-         document.getElementById('frame').naturalWidth === 640 &&
-         document.getElementById('caption').textContent.startsWith(${
-          JSON.stringify(bob)
-        })`,
-        "the selected sender's stream",
+        `document.querySelector('.tile[data-sender="${bob}"]').classList.contains('stale')`,
+        "the silent sender marked stale",
       );
-      await keep("two_senders", await browser.pageScreenshot());
-
+      await keep("wall_stale", await browser.pageScreenshot());
+      await browser.waitFor(
+        "document.getElementById('wall').hidden && !document.getElementById('frame').hidden && document.querySelectorAll('.tile').length === 0",
+        "the forgotten sender's tile to go",
+      );
       assert.deepEqual(browser.errors, []);
 
+      clearInterval(keepAlive);
       await viewer.close();
       await browser.waitFor(
         "!document.getElementById('banner').hidden && document.getElementById('status').textContent === 'Connection lost'",
@@ -379,7 +154,218 @@ Deno.test({
       );
       await keep("lost", await browser.pageScreenshot());
     } finally {
+      clearInterval(keepAlive);
       await browser.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "Viewer page: three real senders on a wall, focus and back, plots, snapshot, behind a token on 127.0.0.2",
+  ignore: missing("chromium"),
+  async fn() {
+    const token = "browser-test-token";
+    await using server = script("server.ts", [
+      "--port",
+      "0",
+      "--msg-port",
+      "0",
+      "--view",
+      "0",
+      "--view-host",
+      "127.0.0.2",
+      "--view-token",
+      token,
+      "--quiet",
+    ]);
+    const ready = await server.waitFor(
+      /^ready image=[\d.]+:(\d+) msg=[\d.]+:(\d+)$/,
+    );
+    const printed = await server.waitFor(
+      /^viewer: (http:\/\/127\.0\.0\.2:\d+\/)\?token=(\S+)$/,
+    );
+    const base = printed[1]!;
+    assert.equal(printed[2], token);
+    const statsOf = async () => {
+      const response = await fetch(`${base}stats`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return await response.json();
+    };
+    const refused = await fetch(`${base}stats`);
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+
+    // The 1280×720 one is the sender that the resolution card once cut off.
+    const sizes = [[320, 240], [1280, 720], [400, 300]] as const;
+    const stops = sizes.map(() => new AbortController());
+    const senders = sizes.map(([width, height], i) =>
+      runDemoSender({
+        port: Number(ready[1]),
+        ...(i === 0 && { messagePort: Number(ready[2]) }),
+        width,
+        height,
+        fps: 8,
+        signal: stops[i]!.signal,
+      })
+    );
+    const downloads = await Deno.makeTempDir({ prefix: "udpimg_downloads_" });
+    const browser = await Browser.launch();
+    try {
+      const tileOf = (size: string) =>
+        `[...document.querySelectorAll('.tile')].find((t) => t.querySelector('.tile-info').textContent.includes('${size}'))`;
+      await browser.navigate(`${base}?token=${token}`);
+      assert.equal(
+        await browser.evaluate<string>("location.href"),
+        base,
+        "the token stays in the address bar",
+      );
+      await browser.waitFor(
+        `document.querySelectorAll('.tile').length === 3 &&
+         [...document.querySelectorAll('.tile')].every((t) =>
+           Number(t.dataset.shown) >= 2 && t.querySelector('img').naturalWidth > 0) &&
+         ${tileOf("1280×720")} && ${tileOf("400×300")} && ${tileOf("320×240")}`,
+        "three live tiles",
+      );
+      const info = await browser.evaluate<string[]>(
+        "[...document.querySelectorAll('.tile-info')].map((i) => i.textContent)",
+      );
+      for (const text of info) assert.match(text, /fps.*classic/);
+
+      // Every tile changes from frame to frame.
+      const shown = await browser.evaluate<number[]>(
+        "[...document.querySelectorAll('.tile')].map((t) => Number(t.dataset.shown))",
+      );
+      const before = await browser.screenshot(".tile img");
+      await browser.waitFor(
+        `[...document.querySelectorAll('.tile')].every((t, i) => Number(t.dataset.shown) >= ${
+          JSON.stringify(shown)
+        }[i] + 3)`,
+        "each tile to show three more frames",
+      );
+      const after = await browser.screenshot(".tile img");
+      assert.ok(await colours(after) > 20, "the tile looks blank");
+      assert.ok(!sameBytes(before, after), "the first tile did not change");
+
+      // Plots: one line per sender and one for all, with at least two points.
+      await browser.waitFor(
+        `['fps', 'kbps'].every((id) => {
+           const paths = [...document.querySelectorAll('#plot-' + id + ' path.line')];
+           return paths.length === 4 && paths.every((p) => (p.getAttribute('d').match(/L/g) || []).length >= 2);
+         }) && document.querySelector('#plot-loss path.line').getAttribute('d').includes('L')`,
+        "the plots to draw",
+      );
+      assert.ok(
+        await browser.evaluate<boolean>(
+          "document.getElementById('plot-latency').hidden",
+        ),
+        "a latency plot without latency",
+      );
+      await checkCardsFit(browser, "wall");
+      await keep("wall", await browser.pageScreenshot());
+      await browser.viewport(2560, 1440);
+      await keep("wall_wide_2560", await browser.pageScreenshot());
+      await browser.viewport(360, 800);
+      await keep("wall_narrow_360", await browser.pageScreenshot());
+      await browser.viewport(1400, 900);
+
+      // A click focuses one sender; the address says so.
+      const focused = await browser.evaluate<string>(
+        `${tileOf("1280×720")}.dataset.sender`,
+      );
+      await browser.click(`.tile[data-sender="${focused}"]`);
+      await browser.waitFor(
+        `new URLSearchParams(location.search).get('sender') === ${
+          JSON.stringify(focused)
+        } && location.search.includes(':') &&
+         document.getElementById('wall').hidden &&
+         document.getElementById('frame').naturalWidth === 1280 &&
+         document.getElementById('res').textContent === '1280×720' &&
+         !document.getElementById('to-wall').hidden &&
+         document.querySelectorAll('#plot-fps path.line').length === 1`,
+        "the focused sender",
+      );
+      await checkCardsFit(browser, "focused");
+      await keep("focused", await browser.pageScreenshot());
+      await browser.viewport(360, 800);
+      await keep("focused_narrow_360", await browser.pageScreenshot());
+      await browser.viewport(2560, 1440);
+      await keep("focused_wide_2560", await browser.pageScreenshot());
+      await browser.viewport(1400, 900);
+
+      // The snapshot button downloads the frame with a timestamped name.
+      await browser.send("Browser.setDownloadBehavior", {
+        behavior: "allow",
+        downloadPath: downloads,
+        eventsEnabled: true,
+      }, "");
+      let suggested = "";
+      const completed = new Promise<void>((resolve) => {
+        browser.on("Browser.downloadWillBegin", (params) => {
+          suggested = String(params.suggestedFilename);
+        });
+        browser.on("Browser.downloadProgress", (params) => {
+          if (params.state === "completed") resolve();
+        });
+      });
+      await browser.click("#snapshot");
+      await within(15_000, completed, "the snapshot download");
+      const name = `udpimg-${focused.replace(":", "_")}-`;
+      assert.ok(suggested.startsWith(name), suggested);
+      assert.match(suggested, /-\d{8}-\d{6}\.jpg$/);
+      const snapshot = await Deno.readFile(`${downloads}/${suggested}`);
+      const decoded = await Image.decode(snapshot);
+      assert.deepEqual([decoded.width, decoded.height], [1280, 720]);
+
+      // Escape goes back to the wall, and the focused stream closes.
+      await browser.press("Escape", 27);
+      await browser.waitFor(
+        "location.search === '' && !document.getElementById('wall').hidden && document.getElementById('frame').hidden && document.getElementById('to-wall').hidden",
+        "the wall after Escape",
+      );
+      await within(
+        15_000,
+        (async () => {
+          while ((await statsOf()).viewers !== 1) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })(),
+        "the focused stream to close",
+      );
+      // Back and forward, as the browser's buttons do.
+      await browser.evaluate("history.back()");
+      await browser.waitFor(
+        `new URLSearchParams(location.search).get('sender') === ${
+          JSON.stringify(focused)
+        } && document.getElementById('frame').naturalWidth === 1280`,
+        "the focused sender after going back",
+      );
+      await browser.evaluate("history.forward()");
+      await browser.waitFor(
+        "location.search === '' && document.querySelectorAll('.tile').length === 3",
+        "the wall after going forward",
+      );
+
+      // A sender that stops is marked stale.
+      stops[2]!.abort();
+      await browser.waitFor(
+        `${tileOf("400×300")}.classList.contains('stale') &&
+         document.querySelectorAll('.tile.stale').length === 1`,
+        "the stopped sender marked stale",
+      );
+      await keep("wall_one_stale", await browser.pageScreenshot());
+      assert.deepEqual(browser.errors, []);
+      const stats = await statsOf();
+      assert.equal(stats.senders.length, 3);
+      assert.ok(stats.messages > 0);
+    } finally {
+      for (const stop of stops) stop.abort();
+      await Promise.all(senders);
+      await browser.close();
+      await Deno.remove(downloads, { recursive: true });
+    }
+    server.kill("SIGTERM");
+    assert.equal((await server.exit()).code, 0);
   },
 });
