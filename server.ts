@@ -18,6 +18,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
 import { pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
+import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
 import { MulticastError } from "./lib/net/errors.ts";
 import { isMulticast, multicastBindAddress } from "./lib/net/multicast.ts";
@@ -69,8 +70,12 @@ Options:
   --rcvbuf BYTES          kernel receive buffer to ask for (default ${DEFAULT_RECEIVE_BUFFER_BYTES})
   --decoder MODE          auto, native, imagescript or none (default auto)
   --view PORT             serve a live viewer at http://127.0.0.1:PORT (0 picks a free port)
-  --view-host ADDR        address for the viewer (default 127.0.0.1; anyone who
-                          can reach it sees the frames)
+  --view-host ADDR        address for the viewer (default 127.0.0.1); beyond
+                          loopback it requires a token, printed in its URL
+  --view-token TOKEN      the viewer's token instead of a random one (8 to 256
+                          characters from A-Z a-z 0-9 - _ . ~); also on loopback
+  --view-open             no token beyond loopback: anyone who can reach the
+                          viewer sees the frames
   --demo                  also stream a test pattern to this server, and serve the
                           viewer (port 8080, or a free one if it is taken)
   --quiet                 print only the summary
@@ -143,6 +148,8 @@ await runMain(async () => {
     "view-host": { type: "string" },
     join: { type: "string", multiple: true },
     "join-if": { type: "string" },
+    "view-token": { type: "string" },
+    "view-open": { type: "boolean", default: false },
     demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -208,8 +215,21 @@ await runMain(async () => {
   const viewPort = values.view === undefined
     ? (demo ? 8080 : undefined)
     : intFlag("view", values.view, 0, { max: 65535 });
-  if (values["view-host"] !== undefined && viewPort === undefined) {
-    throw new UsageError("--view-host goes with --view PORT");
+  for (const flag of ["view-host", "view-token", "view-open"] as const) {
+    if (values[flag] && viewPort === undefined) {
+      throw new UsageError(`--${flag} goes with --view PORT`);
+    }
+  }
+  const viewToken = values["view-token"];
+  if (viewToken !== undefined && values["view-open"]) {
+    throw new UsageError("--view-token and --view-open exclude each other");
+  }
+  if (viewToken !== undefined) {
+    try {
+      checkToken(viewToken);
+    } catch (error) {
+      throw new UsageError(`--view-token: ${errorLine(error)}`);
+    }
   }
   // The demo prints a status line instead of a line per frame.
   const quiet = values.quiet || demo;
@@ -311,6 +331,8 @@ await runMain(async () => {
           new Viewer({
             hostname: viewHost,
             port: free ? 0 : viewPort,
+            ...(viewToken !== undefined && { token: viewToken }),
+            open: values["view-open"],
             counters: stats,
             transcode: async (bytes, format) => {
               transcoder ??= makeTranscoder();
@@ -331,7 +353,12 @@ await runMain(async () => {
         { cause: error },
       );
     });
-    console.log(`viewer: ${viewer.url}`);
+    console.log(`viewer: ${viewer.openUrl}`);
+    if (values["view-open"] && !isLoopback(viewHost)) {
+      console.error(
+        `warning: --view-open: the viewer asks no token; anyone who can reach ${viewHost} port ${viewer.addr.port} sees the frames`,
+      );
+    }
   }
   const stopDemo = new AbortController();
   const demoSender = demo
@@ -346,7 +373,7 @@ await runMain(async () => {
   if (demo) {
     console.log(
       `demo: streaming a test pattern to udp://${endpointKey(image)}; open ${
-        viewer!.url
+        viewer!.openUrl
       } in a browser, Ctrl-C to stop`,
     );
   }
@@ -366,6 +393,7 @@ await runMain(async () => {
           sender: frame.sender,
           bytes: frame.bytes,
           format: frame.format,
+          protocol: "classic",
           ...(frame.image
             ? { width: frame.image.width, height: frame.image.height }
             : {}),

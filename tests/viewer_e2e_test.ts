@@ -62,3 +62,67 @@ Deno.test("server --view serves frames from a real client, and a stalled viewer 
   server.kill("SIGTERM");
   assert.equal((await server.exit()).code, 0);
 });
+
+Deno.test("server --view-host beyond loopback prints a token URL, and --view-open warns instead", async () => {
+  const viewerArgs = ["--port", "0", "--msg-port", "0", "--view", "0"];
+  {
+    await using server = script("server.ts", [
+      ...viewerArgs,
+      "--view-host",
+      "0.0.0.0",
+      "--quiet",
+    ]);
+    const [, url, token] = await server.waitFor(
+      /^viewer: (http:\/\/127\.0\.0\.1:\d+\/)\?token=([A-Za-z0-9_-]{22})$/,
+    );
+    const refused = await fetch(`${url}stats`);
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+    const served = await fetch(`${url}stats?token=${token}`);
+    assert.equal(served.status, 200);
+    await served.body?.cancel();
+    server.kill("SIGTERM");
+    assert.equal((await server.exit()).code, 0);
+  }
+  {
+    await using server = script("server.ts", [
+      ...viewerArgs,
+      "--view-host",
+      "0.0.0.0",
+      "--view-open",
+      "--quiet",
+    ]);
+    const [, url] = await server.waitFor(
+      /^viewer: (http:\/\/127\.0\.0\.1:\d+\/)$/,
+    );
+    await server.waitFor(/^warning: --view-open: the viewer asks no token/);
+    const served = await fetch(`${url}stats`);
+    assert.equal(served.status, 200);
+    await served.body?.cancel();
+    server.kill("SIGTERM");
+    assert.equal((await server.exit()).code, 0);
+  }
+});
+
+Deno.test("server rejects a bad --view-token, or one without --view, in one line", async () => {
+  for (
+    const [args, message] of [
+      [["--view", "0", "--view-token", "short"], /--view-token: .*8 to 256/],
+      [
+        ["--view-token", "correct-horse-battery"],
+        /--view-token goes with --view/,
+      ],
+      [["--view-open"], /--view-open goes with --view/],
+      [
+        ["--view", "0", "--view-token", "correct-horse-battery", "--view-open"],
+        /exclude each other/,
+      ],
+    ] as const
+  ) {
+    await using server = script("server.ts", [...args]);
+    const status = await server.exit();
+    assert.equal(status.code, 2, args.join(" "));
+    assert.equal(server.stderr.filter((line) => line).length, 1);
+    assert.match(server.stderr.join("\n"), message);
+  }
+});
