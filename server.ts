@@ -334,6 +334,7 @@ await runMain(async () => {
             ...(viewToken !== undefined && { token: viewToken }),
             open: values["view-open"],
             counters: stats,
+            linkStats: (sender) => server.senderStats(sender),
             transcode: async (bytes, format) => {
               transcoder ??= makeTranscoder();
               return await (await transcoder)(bytes, format);
@@ -393,7 +394,7 @@ await runMain(async () => {
           sender: frame.sender,
           bytes: frame.bytes,
           format: frame.format,
-          protocol: "classic",
+          protocol: frame.protocol,
           ...(frame.image
             ? { width: frame.image.width, height: frame.image.height }
             : {}),

@@ -36,13 +36,13 @@ export interface ViewerFrame {
  */
 export interface LinkStats {
   /** The protocol the sender speaks, such as `"classic"`, `"stream"` or `"rtp"`. */
-  protocol?: string;
+  protocol?: string | undefined;
   /** Frames from this sender lost on the way, counted since it was first seen. */
-  lost?: number;
+  lost?: number | undefined;
   /** Frames from this sender that came too late to be used, counted likewise. */
-  late?: number;
+  late?: number | undefined;
   /** The sender's current latency, capture or send to reception, in milliseconds. */
-  latencyMs?: number;
+  latencyMs?: number | undefined;
 }
 
 /** The server's running totals, shown by the viewer as they are. */
