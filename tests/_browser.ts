@@ -10,6 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { within } from "./_within.ts";
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -23,19 +24,6 @@ const CHROMIUM_ARGS = [
 ];
 /** How long one step of a browser test may take. */
 export const STEP_MS = 15_000;
-
-/** Rejects after `ms`, so that a broken step fails instead of hanging. */
-export async function within<T>(ms: number, promise: Promise<T>, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The parameters or result of a DevTools message. */
 export type Params = Record<string, unknown>;

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { Image } from "imagescript";
 import { runDemoSender } from "../lib/demo.ts";
 import { Viewer } from "../lib/viewer/mod.ts";
-import { Browser, within } from "./_browser.ts";
+import { Browser } from "./_browser.ts";
+import { within } from "./_within.ts";
 import { missing } from "./_deps.ts";
 import { script } from "./_process.ts";
 
@@ -34,6 +35,20 @@ async function colours(png: Uint8Array): Promise<number> {
 async function keep(name: string, png: Uint8Array): Promise<void> {
   const dir = Deno.env.get("VIEWER_SCREENSHOTS");
   if (dir) await Deno.writeFile(`${dir}/${name}.png`, png);
+}
+
+/** Screenshots of the page at 1400, 2560 and 360 pixels wide. */
+async function keepViews(browser: Browser, view: string): Promise<void> {
+  const sizes = [["", 1400, 900], ["_wide_2560", 2560, 1440], [
+    "_narrow_360",
+    360,
+    800,
+  ]] as const;
+  for (const [suffix, width, height] of sizes) {
+    await browser.viewport(width, height);
+    await keep(view + suffix, await browser.pageScreenshot());
+  }
+  await browser.viewport(1400, 900);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -263,12 +278,7 @@ Deno.test({
         "a latency plot without latency",
       );
       await checkCardsFit(browser, "wall");
-      await keep("wall", await browser.pageScreenshot());
-      await browser.viewport(2560, 1440);
-      await keep("wall_wide_2560", await browser.pageScreenshot());
-      await browser.viewport(360, 800);
-      await keep("wall_narrow_360", await browser.pageScreenshot());
-      await browser.viewport(1400, 900);
+      await keepViews(browser, "wall");
 
       // A click focuses one sender; the address says so.
       const focused = await browser.evaluate<string>(
@@ -287,12 +297,7 @@ Deno.test({
         "the focused sender",
       );
       await checkCardsFit(browser, "focused");
-      await keep("focused", await browser.pageScreenshot());
-      await browser.viewport(360, 800);
-      await keep("focused_narrow_360", await browser.pageScreenshot());
-      await browser.viewport(2560, 1440);
-      await keep("focused_wide_2560", await browser.pageScreenshot());
-      await browser.viewport(1400, 900);
+      await keepViews(browser, "focused");
 
       // The snapshot button downloads the frame with a timestamped name.
       await browser.send("Browser.setDownloadBehavior", {

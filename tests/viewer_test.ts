@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { within } from "./_within.ts";
 import fc from "fast-check";
 import {
   encodePartHead,
@@ -30,19 +31,6 @@ const BOB = "192.0.2.20:40000";
 
 function jpeg(sender: string, bytes: Uint8Array = ROCKET): ViewerFrame {
   return { sender, bytes, format: "jpeg" };
-}
-
-/** Rejects after `ms`, so that a broken stream fails the test instead of hanging it. */
-async function within<T>(ms: number, promise: Promise<T>, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

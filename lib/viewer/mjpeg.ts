@@ -18,6 +18,17 @@
  * because a browser shows a part only when it sees the delimiter that ends
  * it. See {@link https://www.rfc-editor.org/rfc/rfc2046#section-5.1.1 | RFC 2046 section 5.1.1}.
  *
+ * The viewer's `/wall.mjpg` is the same body with one more header per part,
+ * the sender of that image; the parts of all senders take turns in one
+ * stream, and its reader (the wall page) cuts them by `Content-Length`:
+ *
+ * ```text
+ * Content-Type: image/jpeg\r\n
+ * Content-Length: 48210\r\n
+ * X-Sender: 127.0.0.1:50000\r\n
+ * \r\n
+ * ```
+ *
  * @module
  */
 
@@ -99,7 +110,7 @@ export function encodePartHead(
       throw new TypeError(
         `Cannot encode part head: header ${
           JSON.stringify(name)
-        } holds a line break or a colon in its name`,
+        } must have no line break, and no colon in its name`,
       );
     }
     extra += `${name}: ${value}\r\n`;
