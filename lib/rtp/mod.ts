@@ -18,3 +18,7 @@ export * from "./packet.ts";
 export * from "./payload_header.ts";
 export * from "./jpeg.ts";
 export * from "./packetizer.ts";
+export * from "./jpeg_headers.ts";
+export * from "./depacketizer.ts";
+export * from "./rtcp.ts";
+export * from "./reception_stats.ts";
