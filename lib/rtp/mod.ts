@@ -22,3 +22,4 @@ export * from "./jpeg_headers.ts";
 export * from "./depacketizer.ts";
 export * from "./rtcp.ts";
 export * from "./reception_stats.ts";
+export * from "./receiver.ts";

@@ -27,6 +27,7 @@ import {
   type ReassemblerOptions,
 } from "../classic/reassembler.ts";
 import { ClassicReceiver } from "../classic/receiver.ts";
+import { RtpReceiver, type RtpReceiverOptions } from "../rtp/receiver.ts";
 import { ProtocolDemux } from "./demux.ts";
 import { DropCounter } from "./drop_counter.ts";
 import { FrameSink, type ReceivedFrame } from "./frame_sink.ts";
@@ -168,9 +169,20 @@ export interface FrameServerOptions extends ReassemblerOptions {
    * The receivers of the wire formats to serve, asked in this order which
    * protocol a new sender speaks. With one, every sender speaks it.
    *
-   * @default {[new ClassicReceiver(options)]}
+   * @default {[new RtpReceiver(options.rtp), new ClassicReceiver(options)]}
    */
   receivers?: readonly ProtocolReceiver[];
+  /** Options of the default RTP/JPEG receiver. */
+  rtp?: RtpReceiverOptions;
+  /**
+   * The control port, where RTCP comes and goes, bound only when a
+   * receiver takes control datagrams (RTP does); `null` binds none. When
+   * it cannot be bound the server runs without it and says so in
+   * {@linkcode FrameServer.controlWarning}.
+   *
+   * @default {the image port + 1}
+   */
+  controlPort?: number | null;
   /**
    * How many frames may wait for decoding, or for the consumer, before the
    * server holds back its replies so that stop-and-wait senders slow down.
@@ -253,6 +265,8 @@ interface SenderRecord {
 export class FrameServer implements AsyncIterable<ReceivedFrame> {
   readonly #images: DatagramSocket;
   readonly #messages: DatagramSocket | undefined;
+  readonly #control: DatagramSocket | undefined;
+  readonly #controlWarning: string | undefined;
   readonly #receivers: readonly ProtocolReceiver[];
   readonly #demux: ProtocolDemux;
   readonly #sink: FrameSink;
@@ -288,23 +302,22 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   #closed = false;
 
   private constructor(
-    images: DatagramSocket,
-    messages: DatagramSocket | undefined,
+    sockets: {
+      images: DatagramSocket;
+      messages: DatagramSocket | undefined;
+      control: DatagramSocket | undefined;
+      controlWarning: string | undefined;
+    },
+    receivers: readonly ProtocolReceiver[],
     decoder: ImageDecoder | undefined,
     options: FrameServerOptions,
   ) {
-    this.#images = images;
-    this.#messages = messages;
+    this.#images = sockets.images;
+    this.#messages = sockets.messages;
+    this.#control = sockets.control;
+    this.#controlWarning = sockets.controlWarning;
     this.#ownsDecoder = typeof options.decoder !== "object";
-    this.#receivers = options.receivers ?? [
-      new ClassicReceiver({
-        ...options,
-        maxPendingBytes: Math.max(
-          options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
-          options.maxFrameBytes ?? 0,
-        ),
-      }),
-    ];
+    this.#receivers = receivers;
     this.#strayDetail = `not the start of a ${this.protocols.join(", ")} frame`;
     this.#demux = new ProtocolDemux(this.#receivers, {
       maxSenders: options.maxSenders ?? 4096,
@@ -335,7 +348,10 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       }
     };
     this.#loops = [this.#receiveImages()];
-    if (messages !== undefined) this.#loops.push(this.#receiveMessages());
+    if (this.#messages !== undefined) {
+      this.#loops.push(this.#receiveMessages());
+    }
+    if (this.#control !== undefined) this.#loops.push(this.#receiveControl());
   }
 
   /**
@@ -360,6 +376,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
         { reuseAddress: options.reuseAddress }),
     });
     let messages: DatagramSocket | undefined;
+    let control: DatagramSocket | undefined;
     const messagePort = options.messagePort === undefined
       ? DEFAULT_MESSAGE_PORT
       : options.messagePort;
@@ -371,14 +388,42 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
           implementation,
         });
       }
+      const receivers = options.receivers ?? defaultReceivers(options);
+      let controlWarning: string | undefined;
+      const controlPort = options.controlPort === undefined
+        ? images.addr.port + 1
+        : options.controlPort;
+      if (
+        controlPort !== null &&
+        receivers.some((r) => r.handleControlDatagram !== undefined)
+      ) {
+        try {
+          control = await openDatagramSocket({
+            hostname,
+            port: controlPort,
+            implementation,
+          });
+        } catch (error) {
+          controlWarning =
+            `cannot bind the RTCP port ${hostname}:${controlPort} (${
+              asError(error).message
+            }); RTP is received without it, but with no sender reports (latency) or receiver reports`;
+        }
+      }
       const mode = options.decoder ?? "auto";
       const decoder = typeof mode === "object"
         ? mode
         : (await createDecoder(mode)).decoder;
-      return new FrameServer(images, messages, decoder, options);
+      return new FrameServer(
+        { images, messages, control, controlWarning },
+        receivers,
+        decoder,
+        options,
+      );
     } catch (error) {
       images.close();
       messages?.close();
+      control?.close();
       throw error;
     }
   }
@@ -391,6 +436,16 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   /** The bound message port's address, if any. */
   get messageAddr(): Endpoint | undefined {
     return this.#messages?.addr;
+  }
+
+  /** The control (RTCP) port's address, if bound. */
+  get controlAddr(): Endpoint | undefined {
+    return this.#control?.addr;
+  }
+
+  /** Why the control port could not be bound, in one line, if it could not. */
+  get controlWarning(): string | undefined {
+    return this.#controlWarning;
   }
 
   /** The image socket's kernel receive buffer, when known. */
@@ -486,6 +541,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
     clearTimeout(this.#timer);
     this.#images.close();
     this.#messages?.close();
+    this.#control?.close();
     await Promise.all(this.#loops);
     this.#sink.close();
     if (this.#ownsDecoder) {
@@ -680,9 +736,27 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
 
   #send(transmit: Transmit): void {
     if (this.#closed) return;
-    this.#images.send(transmit.bytes, transmit.to).catch((error) => {
+    const socket = transmit.via === "control" && this.#control !== undefined
+      ? this.#control
+      : this.#images;
+    socket.send(transmit.bytes, transmit.to).catch((error) => {
       if (!this.#closed) this.#onError(asError(error));
     });
+  }
+
+  #receiveControl(): Promise<void> {
+    let now = 0;
+    return this.#receiveLoop(this.#control!, (datagram, batch, i) => {
+      if (i === 0) now = performance.now();
+      for (const receiver of this.#receivers) {
+        receiver.handleControlDatagram?.(
+          now,
+          datagram,
+          batch.senders[i]!,
+          batch.senderKeys[i]!,
+        );
+      }
+    }, () => this.#flush());
   }
 
   #receiveMessages(): Promise<void> {
@@ -696,6 +770,28 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       });
     });
   }
+}
+
+/**
+ * The receivers served when none are given, in the order a new sender is
+ * matched: RTP/JPEG (version 2 and a JPEG payload header), then classic,
+ * which takes any header or image.
+ */
+function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
+  return [
+    new RtpReceiver({
+      ...(options.maxFrameBytes !== undefined &&
+        { maxFrameBytes: options.maxFrameBytes }),
+      ...options.rtp,
+    }),
+    new ClassicReceiver({
+      ...options,
+      maxPendingBytes: Math.max(
+        options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
+        options.maxFrameBytes ?? 0,
+      ),
+    }),
+  ];
 }
 
 function latencyStats(

@@ -23,6 +23,11 @@ export interface Transmit {
   readonly to: Endpoint;
   /** The bytes; the receiver does not reuse them. */
   readonly bytes: Uint8Array;
+  /**
+   * `control` to send it from the control port (image port + 1, where
+   * RTCP goes) when the server has one; otherwise from the image port.
+   */
+  readonly via?: "control";
 }
 
 /** A whole frame, as a receiver hands it to the server. */
@@ -142,6 +147,17 @@ export interface ProtocolReceiver {
    * copy what must be kept.
    */
   handleDatagram(
+    now: number,
+    datagram: Uint8Array,
+    from: Endpoint,
+    fromKey: string,
+  ): void;
+  /**
+   * Takes one datagram from the control port (image port + 1), for
+   * protocols with a control channel beside the media, as RTP has RTCP.
+   * The server binds the control port only when a receiver has this.
+   */
+  handleControlDatagram?(
     now: number,
     datagram: Uint8Array,
     from: Endpoint,
