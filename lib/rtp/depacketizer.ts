@@ -28,6 +28,7 @@ import {
   type JpegHeaderParams,
   jpegHeadersLength,
   quantTablesForQ,
+  quantTableSizes,
   writeJpegHeaders,
 } from "./jpeg_headers.ts";
 
@@ -440,10 +441,8 @@ export class RtpJpegDepacketizer {
     if (q >= 128) {
       if (jpeg.tablesLength > 0) {
         tablePrecision = jpeg.tablePrecision & 3;
-        const expected = (tablePrecision & 1 ? 128 : 64) +
-          (tablePrecision & 2 ? 128 : 64);
-        if (jpeg.tablesLength !== expected) {
-          return `in-band tables of ${jpeg.tablesLength} bytes, expected ${expected} for precision ${tablePrecision}`;
+        if (quantTableSizes(jpeg.tablesLength, tablePrecision) === undefined) {
+          return `in-band tables of ${jpeg.tablesLength} bytes, which is not one or two tables of precision ${tablePrecision}`;
         }
         quantTables = packet.slice(
           jpeg.tablesOffset,

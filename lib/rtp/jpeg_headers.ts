@@ -67,6 +67,35 @@ export function quantTablesForQ(q: number): Uint8Array {
   return tables;
 }
 
+/**
+ * The sizes of the tables in `length` bytes of in-band table data: one or
+ * two tables, 64 bytes each, or 128 for a table whose precision bit is set.
+ * A sender may send one table when luminance and chrominance share it.
+ *
+ * @param length The bytes of table data.
+ * @param precision The precision bits.
+ * @returns The sizes, or `undefined` when the bytes do not split so.
+ *
+ * @example Two 8-bit tables, and one shared table
+ * ```ts
+ * import { quantTableSizes } from "./jpeg_headers.ts";
+ * console.log(quantTableSizes(128, 0), quantTableSizes(64, 0)); // [ 64, 64 ] [ 64 ]
+ * ```
+ */
+export function quantTableSizes(
+  length: number,
+  precision: number,
+): number[] | undefined {
+  const sizes: number[] = [];
+  let left = length;
+  for (let t = 0; t < 2 && left > 0; t++) {
+    const size = (precision >> t) & 1 ? 128 : 64;
+    sizes.push(size);
+    left -= size;
+  }
+  return left === 0 && sizes.length > 0 ? sizes : undefined;
+}
+
 function clampQuant(value: number, scale: number): number {
   return Math.min(255, Math.max(1, Math.floor((value * scale + 50) / 100)));
 }
@@ -89,13 +118,17 @@ const DHT_BYTES = STANDARD_HUFFMAN_TABLES.reduce(
  * @example For 8-bit tables and no restart markers
  * ```ts
  * import { jpegHeadersLength } from "./jpeg_headers.ts";
- * console.log(jpegHeadersLength({ type: 1, quantTables: new Uint8Array(128) })); // 623
+ * console.log(jpegHeadersLength({ type: 1, quantTables: new Uint8Array(128), tablePrecision: 0 })); // 623
  * ```
  */
 export function jpegHeadersLength(
-  params: Pick<JpegHeaderParams, "type" | "quantTables">,
+  params: Pick<JpegHeaderParams, "type" | "quantTables" | "tablePrecision">,
 ): number {
-  return 2 + APP0_BYTES + 2 * (4 + 1) + params.quantTables.length +
+  const tables = quantTableSizes(
+    params.quantTables.length,
+    params.tablePrecision,
+  )?.length ?? 2;
+  return 2 + APP0_BYTES + tables * (4 + 1) + params.quantTables.length +
     (params.type >= 64 ? DRI_BYTES : 0) + SOF_BYTES + DHT_BYTES + SOS_BYTES;
 }
 
@@ -123,13 +156,10 @@ export function writeJpegHeaders(
   params: JpegHeaderParams,
 ): number {
   const tables = params.quantTables;
-  const lumaBytes = params.tablePrecision & 1 ? 128 : 64;
-  const chromaBytes = tables.length - lumaBytes;
-  if (chromaBytes !== (params.tablePrecision & 2 ? 128 : 64)) {
+  const sizes = quantTableSizes(tables.length, params.tablePrecision);
+  if (sizes === undefined) {
     throw new RangeError(
-      `Quantization tables of precision ${params.tablePrecision} take ${
-        lumaBytes + (params.tablePrecision & 2 ? 128 : 64)
-      } bytes, got ${tables.length}`,
+      `Cannot split ${tables.length} bytes into one or two quantization tables of precision ${params.tablePrecision}`,
     );
   }
   let at = offset;
@@ -140,14 +170,15 @@ export function writeJpegHeaders(
   put(0xff, 0xd8);
   // JFIF 1.02, no density, no thumbnail.
   put(0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 2, 0, 0, 1, 0, 1, 0, 0);
-  for (let t = 0; t < 2; t++) {
-    const bytes = t === 0 ? lumaBytes : chromaBytes;
+  let start = 0;
+  for (let t = 0; t < sizes.length; t++) {
+    const bytes = sizes[t]!;
     put(0xff, 0xdb);
     put16(2 + 1 + bytes);
     put(((bytes === 128 ? 1 : 0) << 4) | t);
-    const start = t === 0 ? 0 : lumaBytes;
     target.set(tables.subarray(start, start + bytes), at);
     at += bytes;
+    start += bytes;
   }
   if (params.type >= 64) {
     put(0xff, 0xdd, 0, 4);
@@ -159,7 +190,8 @@ export function writeJpegHeaders(
   put16(params.height);
   put16(params.width);
   const luma = (params.type & 63) === 0 ? 0x21 : 0x22;
-  put(3, 1, luma, 0, 2, 0x11, 1, 3, 0x11, 1);
+  const chroma = sizes.length - 1;
+  put(3, 1, luma, 0, 2, 0x11, chroma, 3, 0x11, chroma);
   for (const table of STANDARD_HUFFMAN_TABLES) {
     put(0xff, 0xc4);
     put16(2 + 1 + 16 + table.values.length);
