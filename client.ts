@@ -24,16 +24,21 @@ import {
 } from "./lib/classic/constants.ts";
 import { ClassicClient } from "./lib/classic/client.ts";
 import { ReplyTimeoutError } from "./lib/classic/requester.ts";
-import { openFrameSource } from "./lib/frame_source.ts";
+import { openFrameSource, type SourceFrame } from "./lib/frame_source.ts";
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
+import { resolveEndpoint } from "./lib/net/open.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { sleep } from "./lib/_sleep.ts";
+import { parseJpeg, UnsupportedJpegError } from "./lib/rtp/jpeg.ts";
+import { DEFAULT_RTP_MTU, JPEG_PAYLOAD_TYPE } from "./lib/rtp/packetizer.ts";
+import { RtpJpegSender } from "./lib/rtp/sender.ts";
+import { writeSdp } from "./lib/rtp/sdp.ts";
 
 const HELP = `Usage: deno run -P client.ts [options] [IMAGE ...]
 
 Sends images to a server on the tutorial's protocol and waits for its reply
-("get message!!!") after each one. With no IMAGE, it sends a test pattern it
+("get message!!!") after each one, or streams them as RTP/JPEG. With no IMAGE, it sends a test pattern it
 draws itself, with the frame number on it.
 
 Sources (one of):
@@ -48,6 +53,8 @@ Sources (one of):
 Options:
   --host ADDR             server address (default ${DEFAULT_HOST})
   --port N                server image port (default ${DEFAULT_IMAGE_PORT})
+  --protocol P            classic (the tutorial's, default) or rtp (RTP/JPEG,
+                          RFC 2435, RTCP on port + 1; no replies)
   --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE})
   --burst N               send at most N datagrams back to back, then pause 1 ms;
                           for servers with small receive buffers, such as the
@@ -70,6 +77,15 @@ Options:
   --loop                  repeat the video file
   --timeout MS            wait this long for each reply (default 2000)
   --retries N             send a frame again this many times (default 3)
+
+RTP options (--protocol rtp):
+  --sdp FILE              write an SDP file that ffplay, VLC and GStreamer open
+  --mtu N                 largest RTP packet (default ${DEFAULT_RTP_MTU})
+  --rate MBIT             cap the rate at MBIT megabits a second (default: none;
+                          each frame is spread over 80% of the frame interval)
+  --rtp-pt N              payload type (default ${JPEG_PAYLOAD_TYPE}; 96-127 are dynamic)
+  RTP/JPEG carries baseline 4:2:0 or 4:2:2 JPEGs with standard Huffman tables
+  up to 2040x2040; --encode jpg re-encodes other images so. --fps defaults to 30.
   --quiet                 print only the summary
   --help                  show this help
 
@@ -114,6 +130,11 @@ await runMain(async () => {
     loop: { type: "boolean", default: false },
     timeout: { type: "string" },
     retries: { type: "string" },
+    protocol: { type: "string" },
+    sdp: { type: "string" },
+    mtu: { type: "string" },
+    rate: { type: "string" },
+    "rtp-pt": { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -190,6 +211,23 @@ await runMain(async () => {
   }
   const size = parseSize(values.size);
   const quiet = values.quiet;
+  const protocol = values.protocol === undefined
+    ? "classic"
+    : choiceFlag("protocol", values.protocol, ["classic", "rtp"]);
+  const rtp = protocol === "rtp";
+  if (!rtp) {
+    for (const flag of ["sdp", "mtu", "rate", "rtp-pt"] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(`--${flag} goes with --protocol rtp`);
+      }
+    }
+  } else if (values.single || values["chunk-size"] !== undefined) {
+    throw new UsageError(
+      "--single and --chunk-size go with --protocol classic; RTP uses --mtu",
+    );
+  }
+  // RTP has no reply to wait for: without a rate it would flood.
+  const frameRate = fps > 0 ? fps : rtp && !live ? 30 : 0;
 
   await using source = await openFrameSource({
     files: positionals,
@@ -200,6 +238,7 @@ await runMain(async () => {
     quality,
     fps: fps || undefined,
     cameraFormat,
+    standardHuffman: rtp,
     ...size,
   });
   if (source.passthrough && !quiet) {
@@ -207,14 +246,11 @@ await runMain(async () => {
       "capture: forwarding the source's own MJPEG frames (no decode, no re-encode)",
     );
   }
-  await using client = await ClassicClient.connect({
-    hostname: values.host ?? DEFAULT_HOST,
-    port,
-    chunkSize,
-    timeoutMs,
-    retries,
-    burst,
-  });
+
+  const link = rtp
+    ? await openRtpLink(values, port, frameRate)
+    : await openClassicLink(values, port, chunkSize, timeoutMs, retries, burst);
+  await using _link = link;
 
   const stop = new AbortController();
   const { signal } = stop;
@@ -237,17 +273,14 @@ await runMain(async () => {
           `Cannot send ${frame.name} in one datagram: it is ${frame.bytes.length} bytes and the limit is ${MAX_DATAGRAM_BYTES}; drop --single to send it in chunks`,
         );
       }
-      if (fps > 0) {
-        const due = started + (frames * 1000) / fps;
+      if (frameRate > 0) {
+        const due = started + (frames * 1000) / frameRate;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait, signal);
       }
       let reply: string;
       try {
-        reply = await client.send(frame.bytes, {
-          single: values.single,
-          signal,
-        });
+        reply = await link.send(frame, signal);
       } catch (error) {
         if (signal.aborted) break;
         if (
@@ -269,7 +302,9 @@ await runMain(async () => {
       if (status) status.update(frames, bytes, source.dropped);
       else if (!quiet) {
         console.log(
-          `frame ${frames}: ${frame.bytes.length} bytes, reply: ${reply}`,
+          `frame ${frames}: ${frame.bytes.length} bytes, ${
+            rtp ? reply : `reply: ${reply}`
+          }`,
         );
       }
     }
@@ -286,6 +321,113 @@ await runMain(async () => {
   );
   return 0;
 });
+
+/** Where frames go: one protocol's client, behind one call. */
+interface FrameLink extends AsyncDisposable {
+  /** Sends a frame; resolves with the reply, or what was sent, in words. */
+  send(frame: SourceFrame, signal: AbortSignal): Promise<string>;
+}
+
+async function openClassicLink(
+  values: { host?: string | undefined; single?: boolean | undefined },
+  port: number,
+  chunkSize: number,
+  timeoutMs: number,
+  retries: number,
+  burst: number,
+): Promise<FrameLink> {
+  const client = await ClassicClient.connect({
+    hostname: values.host ?? DEFAULT_HOST,
+    port,
+    chunkSize,
+    timeoutMs,
+    retries,
+    burst,
+  });
+  const single = values.single === true;
+  return {
+    send: (frame, signal) => client.send(frame.bytes, { single, signal }),
+    [Symbol.asyncDispose]: () => client[Symbol.asyncDispose](),
+  };
+}
+
+async function openRtpLink(
+  values: {
+    host?: string | undefined;
+    sdp?: string | undefined;
+    mtu?: string | undefined;
+    rate?: string | undefined;
+    "rtp-pt"?: string | undefined;
+    encode?: string | undefined;
+  },
+  port: number,
+  frameRate: number,
+): Promise<FrameLink> {
+  const mtu = intFlag("mtu", values.mtu, DEFAULT_RTP_MTU, {
+    min: 300,
+    max: MAX_DATAGRAM_BYTES,
+  });
+  const payloadType = intFlag("rtp-pt", values["rtp-pt"], JPEG_PAYLOAD_TYPE, {
+    max: 127,
+  });
+  const rate = values.rate === undefined ? 0 : Number(values.rate);
+  if (!(rate >= 0.1 && rate <= 100_000) && values.rate !== undefined) {
+    throw new UsageError(
+      `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
+    );
+  }
+  const sender = await RtpJpegSender.open({
+    hostname: values.host ?? DEFAULT_HOST,
+    port,
+    mtu,
+    payloadType,
+    rateBitsPerSecond: rate * 1e6,
+  });
+  if (values.sdp !== undefined) {
+    const sdp = writeSdp({
+      address: (await resolveEndpoint({
+        hostname: values.host ?? DEFAULT_HOST,
+        port,
+      })).hostname,
+      port,
+      payloadType,
+      ...(frameRate > 0 && { framerate: frameRate }),
+    });
+    await Deno.writeTextFile(values.sdp, sdp).catch((error) => {
+      throw new Error(
+        `Cannot write the SDP file ${values.sdp}: ${errorLine(error)}`,
+        { cause: error },
+      );
+    });
+  }
+  const spreadMs = 0.8 * 1000 / (frameRate || 30);
+  let warnedSize = false;
+  return {
+    async send(frame, signal) {
+      let jpeg;
+      try {
+        jpeg = parseJpeg(frame.bytes);
+      } catch (error) {
+        if (!(error instanceof UnsupportedJpegError)) throw error;
+        const hint = values.encode === "jpg"
+          ? "; the JPEG encoder in use cannot write such JPEGs (install libturbojpeg)"
+          : "; add --encode jpg to re-encode it as baseline 4:2:0";
+        throw new Error(`Cannot send ${frame.name}: ${error.message}${hint}`);
+      }
+      if (!warnedSize && (jpeg.width % 8 !== 0 || jpeg.height % 8 !== 0)) {
+        warnedSize = true;
+        console.error(
+          `note: ${jpeg.width}x${jpeg.height} is not a multiple of 8; RTP/JPEG receivers see ${
+            Math.ceil(jpeg.width / 8) * 8
+          }x${Math.ceil(jpeg.height / 8) * 8}`,
+        );
+      }
+      const packets = await sender.send(jpeg, { spreadMs, signal });
+      return `${packets} RTP packets`;
+    },
+    [Symbol.asyncDispose]: () => sender.close(),
+  };
+}
 
 /** A status line on a terminal, redrawn once a second. */
 class StatusLine {

@@ -80,6 +80,13 @@ export interface FrameSourceOptions {
    * @default {"auto"}
    */
   cameraFormat?: CameraFormat | undefined;
+  /**
+   * Have ffmpeg encode camera and video frames with the standard Huffman
+   * tables, as RTP/JPEG needs.
+   *
+   * @default {false}
+   */
+  standardHuffman?: boolean;
 }
 
 /**
@@ -283,6 +290,7 @@ async function openLive(options: FrameSourceOptions): Promise<FrameSource> {
     ...(options.fps !== undefined ? { fps: options.fps } : {}),
     quality: options.quality ?? 95,
     passthrough,
+    ...(options.standardHuffman === true && { standardHuffman: true }),
   });
   return {
     passthrough,

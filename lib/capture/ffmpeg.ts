@@ -60,6 +60,14 @@ export interface FfmpegArgsOptions {
    */
   quality?: number;
   /**
+   * Encode with the standard Huffman tables of JPEG Annex K
+   * (`-huffman default`) rather than ffmpeg's optimized ones, as RTP/JPEG
+   * (RFC 2435) needs: its receivers rebuild the standard tables.
+   *
+   * @default {false}
+   */
+  standardHuffman?: boolean;
+  /**
    * The platform whose camera API to use.
    *
    * @default {Deno.build.os}
@@ -308,7 +316,8 @@ function inputName(
  * - testsrc: `-re -f lavfi -i testsrc2=size=WxH:rate=FPS`
  * - video: `-re [-stream_loop -1] -i FILE [-vf scale=W:H] [-r FPS]`
  *
- * then `-an -pix_fmt yuvj420p -f mjpeg -q:v Q -flush_packets 1 -`. Flushing
+ * then `-an -pix_fmt yuvj420p -f mjpeg -q:v Q [-huffman default]
+ * -flush_packets 1 -`. Flushing
  * each packet matters: otherwise the end of each frame waits in ffmpeg's
  * output buffer until the next frame is written.
  *
@@ -390,6 +399,7 @@ export function ffmpegArgs(
     "mjpeg",
     "-q:v",
     String(qscaleOf(options.quality ?? DEFAULT_QUALITY)),
+    ...(options.standardHuffman === true ? ["-huffman", "default"] : []),
     "-flush_packets",
     "1",
     "-",

@@ -23,3 +23,6 @@ export * from "./depacketizer.ts";
 export * from "./rtcp.ts";
 export * from "./reception_stats.ts";
 export * from "./receiver.ts";
+export * from "./pacing.ts";
+export * from "./sender.ts";
+export * from "./sdp.ts";
