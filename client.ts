@@ -28,6 +28,7 @@ import { openFrameSource, type SourceFrame } from "./lib/frame_source.ts";
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { resolveEndpoint } from "./lib/net/open.ts";
+import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { sleep } from "./lib/_sleep.ts";
 import { parseJpeg, UnsupportedJpegError } from "./lib/rtp/jpeg.ts";
@@ -84,6 +85,8 @@ RTP options (--protocol rtp):
   --rate MBIT             cap the rate at MBIT megabits a second (default: none;
                           each frame is spread over 80% of the frame interval)
   --rtp-pt N              payload type (default ${JPEG_PAYLOAD_TYPE}; 96-127 are dynamic)
+  --ttl N                 multicast TTL when --host is a group (default 1)
+  --multicast-if ADDR     send multicast out of the interface with this address
   RTP/JPEG carries baseline 4:2:0 or 4:2:2 JPEGs with standard Huffman tables
   up to 2040x2040; --encode jpg re-encodes other images so. --fps defaults to 30.
   --quiet                 print only the summary
@@ -135,6 +138,8 @@ await runMain(async () => {
     mtu: { type: "string" },
     rate: { type: "string" },
     "rtp-pt": { type: "string" },
+    ttl: { type: "string" },
+    "multicast-if": { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -216,7 +221,16 @@ await runMain(async () => {
     : choiceFlag("protocol", values.protocol, ["classic", "rtp"]);
   const rtp = protocol === "rtp";
   if (!rtp) {
-    for (const flag of ["sdp", "mtu", "rate", "rtp-pt"] as const) {
+    for (
+      const flag of [
+        "sdp",
+        "mtu",
+        "rate",
+        "rtp-pt",
+        "ttl",
+        "multicast-if",
+      ] as const
+    ) {
       if (values[flag] !== undefined) {
         throw new UsageError(`--${flag} goes with --protocol rtp`);
       }
@@ -358,6 +372,8 @@ async function openRtpLink(
     mtu?: string | undefined;
     rate?: string | undefined;
     "rtp-pt"?: string | undefined;
+    ttl?: string | undefined;
+    "multicast-if"?: string | undefined;
     encode?: string | undefined;
   },
   port: number,
@@ -376,22 +392,34 @@ async function openRtpLink(
       `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
     );
   }
-  const sender = await RtpJpegSender.open({
+  const to = await resolveEndpoint({
     hostname: values.host ?? DEFAULT_HOST,
+    port,
+  });
+  const multicast = isMulticast(to.hostname);
+  if (!multicast && (values.ttl ?? values["multicast-if"]) !== undefined) {
+    throw new UsageError(
+      "--ttl and --multicast-if go with a multicast --host (224.0.0.0/4 or ff00::/8)",
+    );
+  }
+  const ttl = intFlag("ttl", values.ttl, 1, { max: 255 });
+  const sender = await RtpJpegSender.open({
+    hostname: to.hostname,
     port,
     mtu,
     payloadType,
     rateBitsPerSecond: rate * 1e6,
+    ...(multicast && { multicastTtl: ttl }),
+    ...(values["multicast-if"] !== undefined &&
+      { multicastInterface: values["multicast-if"] }),
   });
   if (values.sdp !== undefined) {
     const sdp = writeSdp({
-      address: (await resolveEndpoint({
-        hostname: values.host ?? DEFAULT_HOST,
-        port,
-      })).hostname,
+      address: to.hostname,
       port,
       payloadType,
       ...(frameRate > 0 && { framerate: frameRate }),
+      ...(multicast && { ttl }),
     });
     await Deno.writeTextFile(values.sdp, sdp).catch((error) => {
       throw new Error(

@@ -48,6 +48,10 @@ export interface RtpJpegSenderOptions extends RtpJpegPacketizerOptions {
   cname?: string;
   /** Which datagram layer to use. @default {"auto"} */
   socketImplementation?: "auto" | "native" | "deno";
+  /** The TTL of multicast sends, 0 to 255. @default {1} */
+  multicastTtl?: number;
+  /** The local address of the interface multicast leaves by. */
+  multicastInterface?: string;
 }
 
 /** Options for {@linkcode RtpJpegSender.send}. */
@@ -133,6 +137,10 @@ export class RtpJpegSender implements AsyncDisposable {
         (to.hostname.includes(":") ? "::" : "0.0.0.0"),
       port: 0,
       implementation: options.socketImplementation ?? "auto",
+      ...(options.multicastTtl !== undefined &&
+        { multicastTtl: options.multicastTtl }),
+      ...(options.multicastInterface !== undefined &&
+        { multicastInterface: options.multicastInterface }),
     } as const;
     const rtcpPort = options.rtcpPort === undefined
       ? to.port + 1

@@ -394,14 +394,19 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
         ? images.addr.port + 1
         : options.controlPort;
       if (
-        controlPort !== null &&
+        controlPort !== null && controlPort <= 65535 &&
         receivers.some((r) => r.handleControlDatagram !== undefined)
       ) {
         try {
+          // It joins the image port's groups, where senders' RTCP goes too.
           control = await openDatagramSocket({
             hostname,
             port: controlPort,
             implementation,
+            ...(options.multicast !== undefined &&
+              { multicast: options.multicast }),
+            ...(options.reuseAddress !== undefined &&
+              { reuseAddress: options.reuseAddress }),
           });
         } catch (error) {
           controlWarning =
