@@ -357,3 +357,24 @@ Deno.test("Depacketizing keeps tables sent once for a Q of 128 to 254", async ()
   assert.equal(got.length, 2);
   assert.deepEqual(got[1], got[0]);
 });
+
+Deno.test("Frames that all carry the same timestamp, as some GStreamer pipelines send, are told apart by sequence number", async () => {
+  const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
+  const packets: Uint8Array[] = [];
+  let sequence = 65530;
+  for (let f = 0; f < 4; f++) {
+    const frame = packetizeJpeg(jpeg, {
+      ssrc: 1,
+      sequence,
+      timestamp: 7,
+      mtu: 500,
+    });
+    sequence = (sequence + frame.length) & 0xffff;
+    packets.push(...frame);
+  }
+  // A duplicate of the first frame's last packet, late, is ignored.
+  packets.push(packets[2]!);
+  const events = depacketize(packets);
+  assert.equal(frames(events).length, 4);
+  assert.equal(lost(events), 0);
+});

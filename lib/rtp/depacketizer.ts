@@ -116,6 +116,7 @@ interface PendingFrame {
   received: number;
   firstSequence: number;
   markerSequence: number;
+  maxSequence: number;
   total: number;
   params: JpegHeaderParams | undefined;
   lastAt: number;
@@ -162,6 +163,7 @@ export class RtpJpegDepacketizer {
   };
   #lastTimestamp: number | undefined;
   #lastMarker: number | undefined;
+  #doneSequence: number | undefined;
   #expectedBytes = FIRST_CAPACITY;
 
   /**
@@ -219,18 +221,30 @@ export class RtpJpegDepacketizer {
       jpeg = read;
     }
     const timestamp = rtp.timestamp;
+    const sequence = rtp.sequence;
     if (this.#lastTimestamp !== undefined) {
       const age = timestampDelta(timestamp, this.#lastTimestamp);
       if (age < -RESTART_UNITS) this.#restart();
-      else if (age <= 0) {
+      else if (
+        age < 0 ||
+        // Some senders (GStreamer fed untimed buffers) give every frame the
+        // same timestamp: then the sequence number says which is newer.
+        (age === 0 &&
+          (this.#doneSequence === undefined ||
+            sequenceDelta(sequence, this.#doneSequence) <= 0))
+      ) {
         this.#stats.latePackets++;
         return;
       }
     }
-    const frame = this.#frameFor(timestamp, now);
+    const frame = this.#frameFor(timestamp, sequence, now);
+    if (
+      frame.maxSequence < 0 || sequenceDelta(sequence, frame.maxSequence) > 0
+    ) {
+      frame.maxSequence = sequence;
+    }
     if (frame.dead) return;
     frame.lastAt = now;
-    const sequence = rtp.sequence;
     if (frame.sequences.has(sequence)) {
       this.#stats.duplicatePackets++;
       return;
@@ -312,7 +326,7 @@ export class RtpJpegDepacketizer {
         continue;
       }
       pending.splice(i, 1);
-      this.#advance(frame.timestamp);
+      this.#advance(frame);
       if (!frame.dead) {
         this.#release(frame);
         this.#emit({
@@ -343,14 +357,21 @@ export class RtpJpegDepacketizer {
     }
   }
 
-  #frameFor(timestamp: number, now: number): PendingFrame {
+  #frameFor(timestamp: number, sequence: number, now: number): PendingFrame {
     const pending = this.#pending;
     for (let i = pending.length - 1; i >= 0; i--) {
-      if (pending[i]!.timestamp === timestamp) return pending[i]!;
+      const frame = pending[i]!;
+      if (
+        frame.timestamp === timestamp &&
+        !(frame.markerSequence >= 0 &&
+          sequenceDelta(sequence, frame.markerSequence) > 0)
+      ) {
+        return frame;
+      }
     }
     if (pending.length >= this.#maxInFlight) {
       const oldest = pending.shift()!;
-      this.#advance(oldest.timestamp);
+      this.#advance(oldest);
       if (!oldest.dead) {
         this.#release(oldest);
         this.#emit({
@@ -371,6 +392,7 @@ export class RtpJpegDepacketizer {
       received: 0,
       firstSequence: -1,
       markerSequence: -1,
+      maxSequence: -1,
       total: -1,
       params: undefined,
       lastAt: now,
@@ -514,6 +536,7 @@ export class RtpJpegDepacketizer {
     pending.splice(0, index + 1);
     this.#lastTimestamp = frame.timestamp;
     this.#lastMarker = frame.markerSequence;
+    this.#doneSequence = frame.markerSequence;
     this.#expectedBytes = frame.total;
 
     const params = frame.params!;
@@ -534,13 +557,20 @@ export class RtpJpegDepacketizer {
     this.#emit({ type: "frame", bytes, timestamp: frame.timestamp, packets });
   }
 
-  /** Marks frames up to `timestamp` as done with, so late packets are ignored. */
-  #advance(timestamp: number): void {
+  /** Marks frames up to `frame` as done with, so late packets are ignored. */
+  #advance(frame: PendingFrame): void {
     if (
       this.#lastTimestamp === undefined ||
-      timestampDelta(timestamp, this.#lastTimestamp) > 0
+      timestampDelta(frame.timestamp, this.#lastTimestamp) >= 0
     ) {
-      this.#lastTimestamp = timestamp;
+      this.#lastTimestamp = frame.timestamp;
+    }
+    if (
+      frame.maxSequence >= 0 &&
+      (this.#doneSequence === undefined ||
+        sequenceDelta(frame.maxSequence, this.#doneSequence) > 0)
+    ) {
+      this.#doneSequence = frame.maxSequence;
     }
   }
 
@@ -548,6 +578,7 @@ export class RtpJpegDepacketizer {
     this.close();
     this.#lastTimestamp = undefined;
     this.#lastMarker = undefined;
+    this.#doneSequence = undefined;
   }
 }
 
