@@ -66,6 +66,10 @@ Options:
                           given more than once); binds 0.0.0.0 unless --host
                           says otherwise, and shares the port with other receivers
   --join-if ADDR          the interface to join on, by one of its addresses
+  --protocol P            auto (default: each sender's first datagram decides),
+                          classic or rtp to take every sender as that protocol
+  --rtp-pt N              also take RTP payload type N as JPEG (a dynamic type
+                          from an SDP file; 26 always is); RTCP uses port + 1
   --max-frame-bytes N     largest frame a header may announce (default ${DEFAULT_MAX_FRAME_BYTES})
   --rcvbuf BYTES          kernel receive buffer to ask for (default ${DEFAULT_RECEIVE_BUFFER_BYTES})
   --decoder MODE          auto, native, imagescript or none (default auto)
@@ -86,8 +90,10 @@ frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…`;
 
 function summary(stats: ServerStats): string {
   const fps = stats.seconds > 0 ? stats.frames / stats.seconds : 0;
-  // skipped and strays only when there were any, to keep the tutorial-like line.
-  const extra = (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
+  // lost, skipped and strays only when there were any, to keep the
+  // tutorial-like line.
+  const extra = (stats.lost > 0 ? ` lost=${stats.lost}` : "") +
+    (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
     (stats.strays > 0 ? ` strays=${stats.strays}` : "");
   return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
     stats.seconds.toFixed(2)
@@ -150,6 +156,8 @@ await runMain(async () => {
     "join-if": { type: "string" },
     "view-token": { type: "string" },
     "view-open": { type: "boolean", default: false },
+    protocol: { type: "string" },
+    "rtp-pt": { type: "string", multiple: true },
     demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -193,6 +201,15 @@ await runMain(async () => {
     "imagescript",
     "none",
   ]);
+  const protocol = values.protocol === undefined
+    ? "auto"
+    : choiceFlag("protocol", values.protocol, ["auto", "classic", "rtp"]);
+  const payloadTypes = (values["rtp-pt"] ?? []).map((text) =>
+    intFlag("rtp-pt", text, 0, { max: 127 })
+  );
+  if (payloadTypes.length > 0 && protocol === "classic") {
+    throw new UsageError("--rtp-pt goes with --protocol auto or rtp");
+  }
   const groups = values.join ?? [];
   for (const group of groups) {
     if (!isMulticast(group)) {
@@ -270,6 +287,8 @@ await runMain(async () => {
     timeoutMs,
     maxFrameBytes,
     receiveBufferBytes,
+    ...(protocol !== "auto" && { protocols: [protocol] }),
+    rtp: { payloadTypes: [26, ...payloadTypes] },
     decoder: decoder ?? ("none" as const),
     onMessage(message: ReceivedMessage) {
       if (message.ok) viewer?.publishMessage(message.value, message.sender);
@@ -316,6 +335,12 @@ await runMain(async () => {
   );
   const warning = server.receiveBufferWarning;
   if (warning !== undefined) console.error(`warning: ${warning}`);
+  if (server.controlAddr !== undefined) {
+    log(`rtcp: ${endpointKey(server.controlAddr)}`);
+  }
+  if (server.controlWarning !== undefined) {
+    console.error(`note: ${server.controlWarning}`);
+  }
 
   if (viewPort !== undefined) {
     let transcoder: Promise<Transcode> | undefined;

@@ -172,6 +172,13 @@ export interface FrameServerOptions extends ReassemblerOptions {
    * @default {[new RtpReceiver(options.rtp), new ClassicReceiver(options)]}
    */
   receivers?: readonly ProtocolReceiver[];
+  /**
+   * Which of the built-in protocols to serve, when `receivers` is not
+   * given; with one, every sender is taken as speaking it.
+   *
+   * @default {every one}
+   */
+  protocols?: readonly ProtocolName[];
   /** Options of the default RTP/JPEG receiver. */
   rtp?: RtpReceiverOptions;
   /**
@@ -783,20 +790,38 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
  * which takes any header or image.
  */
 function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
-  return [
-    new RtpReceiver({
-      ...(options.maxFrameBytes !== undefined &&
-        { maxFrameBytes: options.maxFrameBytes }),
-      ...options.rtp,
-    }),
-    new ClassicReceiver({
-      ...options,
-      maxPendingBytes: Math.max(
-        options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
-        options.maxFrameBytes ?? 0,
-      ),
-    }),
-  ];
+  const wanted = options.protocols;
+  const serves = (name: ProtocolName) =>
+    wanted === undefined || wanted.includes(name);
+  const receivers: ProtocolReceiver[] = [];
+  if (serves("rtp")) {
+    receivers.push(
+      new RtpReceiver({
+        ...(options.maxFrameBytes !== undefined &&
+          { maxFrameBytes: options.maxFrameBytes }),
+        ...options.rtp,
+      }),
+    );
+  }
+  if (serves("classic")) {
+    receivers.push(
+      new ClassicReceiver({
+        ...options,
+        maxPendingBytes: Math.max(
+          options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
+          options.maxFrameBytes ?? 0,
+        ),
+      }),
+    );
+  }
+  if (receivers.length === 0) {
+    throw new RangeError(
+      `Cannot serve protocols ${
+        JSON.stringify(wanted)
+      }: expected rtp or classic`,
+    );
+  }
+  return receivers;
 }
 
 function latencyStats(
