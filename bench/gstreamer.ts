@@ -20,6 +20,30 @@ const RTP_CAPS =
   "application/x-rtp,media=video,encoding-name=JPEG,payload=26,clock-rate=90000";
 const MAX_LOSS = 0.01;
 
+/** What an RTP/JPEG sender under test is told to send. */
+export interface RtpSendJob {
+  /** A baseline JPEG. */
+  readonly file: string;
+  /** Its size in bytes. */
+  readonly fileBytes: number;
+  /** Its width. */
+  readonly width: number;
+  /** Its height. */
+  readonly height: number;
+  /** The receiver's RTP port on 127.0.0.1. */
+  readonly port: number;
+  /** Frames to send (the file, looped). */
+  readonly frames: number;
+  /** Frames per second, or `undefined` to send as fast as it can. */
+  readonly rate: number | undefined;
+}
+
+/**
+ * Sends `job.frames` frames of RTP/JPEG to `job.port` and resolves when it
+ * has sent them all.
+ */
+export type RtpSender = (job: RtpSendJob) => Promise<void>;
+
 /** Options for {@linkcode runGStreamer}. */
 export interface GStreamerOptions {
   /** Image width, which `rtpjpegpay` needs in its caps. */
@@ -44,6 +68,20 @@ export interface GStreamerOptions {
    * @default {4194304}
    */
   receiveBufferBytes?: number;
+  /**
+   * The highest rate to start the paced search at, whatever the flood run
+   * suggests (a flood that the receiver decodes only a few frames of, in a
+   * burst, suggests too much).
+   *
+   * @default {Infinity}
+   */
+  maxStartRate?: number;
+  /**
+   * The sender under test.
+   *
+   * @default {gstreamerSender} (`multifilesrc ! rtpjpegpay ! udpsink`)
+   */
+  sender?: RtpSender;
 }
 
 /** One run of sender and receiver. */
@@ -96,6 +134,7 @@ export async function runGStreamerOnce(
     rate: number | undefined;
     fileBytes: number;
     receiveBufferBytes?: number;
+    sender?: RtpSender;
   },
 ): Promise<GStreamerRun> {
   const port = freeUdpPort();
@@ -126,40 +165,15 @@ export async function runGStreamerOnce(
   });
   try {
     await receiver.waitFor(/Setting pipeline to PLAYING/, 10_000);
-    const rate = options.rate;
-    const sender = new Peer("gst-launch-1.0", [
-      "-q",
-      "multifilesrc",
-      `location=${file}`,
-      "loop=true",
-      `num-buffers=${options.frames}`,
-      `caps=image/jpeg,framerate=${
-        rate === undefined ? 30 : Math.round(rate)
-      }/1,width=${options.width},height=${options.height}`,
-      // multifilesrc leaves buffers untimed; identity stamps them from the
-      // byte count, which paces a file of fixed size at exactly `rate`.
-      ...(rate === undefined ? [] : [
-        "!",
-        "identity",
-        `datarate=${Math.round(options.fileBytes * rate)}`,
-      ]),
-      "!",
-      "rtpjpegpay",
-      "!",
-      "udpsink",
-      "host=127.0.0.1",
-      `port=${port}`,
-      `sync=${rate !== undefined}`,
-    ]);
-    const budgetMs = rate === undefined
-      ? 60_000
-      : 10_000 + 2000 * options.frames / rate;
-    const status = await sender.wait(budgetMs);
-    if (!status.success) {
-      throw new PeerError(
-        `GStreamer sender failed with exit code ${status.code}: ${sender.stderrTail()}`,
-      );
-    }
+    await (options.sender ?? gstreamerSender)({
+      file,
+      fileBytes: options.fileBytes,
+      width: options.width,
+      height: options.height,
+      port,
+      frames: options.frames,
+      rate: options.rate,
+    });
     await quiet(() => decodedAt.length, 500, 10_000);
     const peakRssBytes = await receiver.peakRssBytes();
     const decoded = decodedAt.length;
@@ -169,7 +183,7 @@ export async function runGStreamerOnce(
       ? (decoded - 1) / ((last - first) / 1000)
       : 0;
     return {
-      rate,
+      rate: options.rate,
       sent: options.frames,
       decoded,
       fps,
@@ -208,6 +222,7 @@ export async function runGStreamer(
     width: options.width,
     height: options.height,
     receiveBufferBytes: options.receiveBufferBytes ?? 4 << 20,
+    ...(options.sender !== undefined && { sender: options.sender }),
   };
   // About 100 MB of flood, enough to fill the receiver for a while.
   const floodFrames = Math.min(
@@ -223,7 +238,10 @@ export async function runGStreamer(
   let best: GStreamerRun | undefined;
   let passed = 0;
   let failed = Infinity;
-  let rate = Math.max(5, Math.floor(flood.fps * 0.9));
+  let rate = Math.max(
+    5,
+    Math.floor(Math.min(flood.fps * 0.9, options.maxStartRate ?? Infinity)),
+  );
   for (let attempt = 0; attempt < (options.maxAttempts ?? 7); attempt++) {
     const run = await runGStreamerOnce(file, {
       ...common,
@@ -244,6 +262,57 @@ export async function runGStreamer(
     if (rate < 1) break;
   }
   return { flood, best, paced };
+}
+
+/**
+ * GStreamer's sender: `multifilesrc` loops the file, `identity` stamps the
+ * buffers at `rate` (from the byte count, exact for a file of fixed size),
+ * `rtpjpegpay` packetizes and `udpsink` sends each frame at its time
+ * (`sync=true`), back to back; flooding, `sync=false`.
+ *
+ * @param job What to send.
+ *
+ * @example Ten frames at 30 frames/s
+ * ```ts ignore
+ * import { gstreamerSender } from "./gstreamer.ts";
+ * await gstreamerSender({ file: "f.jpg", fileBytes: 50000, width: 640, height: 480, port: 5004, frames: 10, rate: 30 });
+ * ```
+ */
+export async function gstreamerSender(job: RtpSendJob): Promise<void> {
+  const rate = job.rate;
+  const sender = new Peer("gst-launch-1.0", [
+    "-q",
+    "multifilesrc",
+    `location=${job.file}`,
+    "loop=true",
+    `num-buffers=${job.frames}`,
+    `caps=image/jpeg,framerate=${
+      rate === undefined ? 30 : Math.round(rate)
+    }/1,width=${job.width},height=${job.height}`,
+    // multifilesrc leaves buffers untimed; identity stamps them from the
+    // byte count, which paces a file of fixed size at exactly `rate`.
+    ...(rate === undefined ? [] : [
+      "!",
+      "identity",
+      `datarate=${Math.round(job.fileBytes * rate)}`,
+    ]),
+    "!",
+    "rtpjpegpay",
+    "!",
+    "udpsink",
+    "host=127.0.0.1",
+    `port=${job.port}`,
+    `sync=${rate !== undefined}`,
+  ]);
+  const budgetMs = rate === undefined
+    ? 60_000
+    : 10_000 + 2000 * job.frames / rate;
+  const status = await sender.wait(budgetMs);
+  if (!status.success) {
+    throw new PeerError(
+      `GStreamer sender failed with exit code ${status.code}: ${sender.stderrTail()}`,
+    );
+  }
 }
 
 /** Resolves once `count()` has not changed for `idleMs`, or after `maxMs`. */

@@ -14,10 +14,17 @@ export interface BurstScheduleOptions {
    * 0 sends the bursts back to back unless a rate is set.
    */
   spreadMs: number;
-  /** Packets per burst. @default {8} */
+  /** Packets per burst, at most, while the spread allows. @default {8} */
   burstPackets?: number;
   /** A cap on the rate, in bits per second; 0 for none. @default {0} */
   rateBitsPerSecond?: number;
+  /**
+   * The shortest time between bursts, in ms: a timer cannot wait much less
+   * than a millisecond, so when the spread is short the bursts grow instead.
+   *
+   * @default {1}
+   */
+  minIntervalMs?: number;
 }
 
 /** One burst: packets `start` to `end` (exclusive), sent `atMs` after the first. */
@@ -31,8 +38,8 @@ export interface Burst {
 }
 
 /**
- * Cuts a frame's packets into bursts spread evenly over `spreadMs`, and no
- * faster than the rate cap allows.
+ * Cuts a frame's packets into bursts spread evenly over `spreadMs`, at
+ * least `minIntervalMs` apart, and no faster than the rate cap allows.
  *
  * @param lengths Each packet's length in bytes.
  * @param options The spread, burst size and rate cap.
@@ -49,10 +56,18 @@ export function burstSchedule(
   lengths: readonly number[],
   options: BurstScheduleOptions,
 ): Burst[] {
-  const size = Math.max(1, Math.floor(options.burstPackets ?? 8));
   const rate = options.rateBitsPerSecond ?? 0;
-  const count = Math.ceil(lengths.length / size);
-  const step = count > 0 ? Math.max(0, options.spreadMs) / count : 0;
+  const spread = Math.max(0, options.spreadMs);
+  const minInterval = Math.max(0.001, options.minIntervalMs ?? 1);
+  const count = Math.min(
+    Math.ceil(
+      lengths.length / Math.max(1, Math.floor(options.burstPackets ?? 8)),
+    ),
+    // A rate cap paces the bursts itself; then keep them small.
+    rate > 0 ? Infinity : Math.max(1, Math.floor(spread / minInterval)),
+  );
+  const size = Math.ceil(lengths.length / Math.max(1, count));
+  const step = count > 0 ? spread / count : 0;
   const bursts: Burst[] = [];
   let at = 0;
   for (let start = 0; start < lengths.length; start += size) {
