@@ -10,6 +10,7 @@ import {
   readRtpHeader,
   RtpJpegDepacketizer,
   type RtpJpegDepacketizerOptions,
+  RtpJpegPacketizer,
   writeRtpHeader,
 } from "../lib/rtp/mod.ts";
 import { createDecoder } from "../lib/codec/select.ts";
@@ -40,6 +41,16 @@ function depacketize(
   });
   if (sweepAt !== undefined) depacketizer.sweep(sweepAt);
   return events;
+}
+
+/** `count` frames of the 4:2:2 fixture, 3000 ticks apart, in 500-byte packets. */
+async function frames422(count: number): Promise<Uint8Array[][]> {
+  const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
+  const packetizer = new RtpJpegPacketizer({ sequence: 0, mtu: 500 });
+  return Array.from(
+    { length: count },
+    (_, f) => packetizer.packetize(jpeg, f * 3000),
+  );
 }
 
 function frames(events: DepacketizerEvent[]): Uint8Array[] {
@@ -146,37 +157,17 @@ Deno.test("The rebuilt JFIF of a restart type carries the DRI from the restart h
 
 Deno.test("Frames survive sequence and timestamp wraparound", async () => {
   const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
-  const packets: Uint8Array[] = [];
-  let sequence = 65533;
-  for (let f = 0; f < 4; f++) {
-    const frame = packetizeJpeg(jpeg, {
-      ssrc: 1,
-      sequence,
-      timestamp: (2 ** 32 - 4500 + f * 3000) >>> 0,
-      mtu: 500,
-    });
-    sequence = (sequence + frame.length) & 0xffff;
-    packets.push(...frame);
-  }
+  const packetizer = new RtpJpegPacketizer({ sequence: 65533, mtu: 500 });
+  const packets = [0, 1, 2, 3].flatMap((f) =>
+    packetizer.packetize(jpeg, (2 ** 32 - 4500 + f * 3000) >>> 0)
+  );
   const events = depacketize(packets);
   assert.equal(frames(events).length, 4);
   assert.equal(lost(events), 0);
 });
 
 Deno.test("A frame with a lost packet is dropped as lost when a newer frame is whole", async () => {
-  const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
-  const a = packetizeJpeg(jpeg, {
-    ssrc: 1,
-    sequence: 0,
-    timestamp: 0,
-    mtu: 500,
-  });
-  const b = packetizeJpeg(jpeg, {
-    ssrc: 1,
-    sequence: a.length,
-    timestamp: 3000,
-    mtu: 500,
-  });
+  const [a = [], b = []] = await frames422(2);
   const events = depacketize([...a.slice(0, 1), ...a.slice(2), ...b]);
   assert.equal(frames(events).length, 1);
   assert.equal(lost(events), 1);
@@ -186,31 +177,14 @@ Deno.test("A frame with a lost packet is dropped as lost when a newer frame is w
 });
 
 Deno.test("A frame lost whole counts as lost from the sequence gap", async () => {
-  const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
-  const packets: Uint8Array[][] = [];
-  for (let f = 0; f < 3; f++) {
-    packets.push(
-      packetizeJpeg(jpeg, {
-        ssrc: 1,
-        sequence: f * 10,
-        timestamp: f * 3000,
-        mtu: 500,
-      }),
-    );
-  }
-  const events = depacketize([...packets[0]!, ...packets[2]!]);
+  const [a = [], , c = []] = await frames422(3);
+  const events = depacketize([...a, ...c]);
   assert.equal(frames(events).length, 2);
   assert.equal(lost(events), 1);
 });
 
 Deno.test("A partial frame silent past the timeout is dropped as lost", async () => {
-  const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
-  const a = packetizeJpeg(jpeg, {
-    ssrc: 1,
-    sequence: 0,
-    timestamp: 0,
-    mtu: 500,
-  });
+  const [a = []] = await frames422(1);
   const events = depacketize(a.slice(1), { frameTimeoutMs: 100 }, 1000);
   assert.deepEqual(events.map((e) => e.type), ["dropped"]);
   assert.equal(lost(events), 1);
@@ -218,18 +192,10 @@ Deno.test("A partial frame silent past the timeout is dropped as lost", async ()
 
 Deno.test("Depacketizing reorders, drops duplicates, and hands out only whole frames, in order", async () => {
   const jpeg = parseJpeg(await fixture("rtp_420_rst.jpg"));
-  const original: Uint8Array[][] = [];
-  let sequence = 65000;
-  for (let f = 0; f < 6; f++) {
-    const packets = packetizeJpeg(jpeg, {
-      ssrc: 9,
-      sequence,
-      timestamp: f * 3000,
-      mtu: 300,
-    });
-    sequence = (sequence + packets.length) & 0xffff;
-    original.push(packets);
-  }
+  const packetizer = new RtpJpegPacketizer({ sequence: 65000, mtu: 300 });
+  const original = [0, 1, 2, 3, 4, 5].map((f) =>
+    packetizer.packetize(jpeg, f * 3000)
+  );
   const all = original.flat();
   const expected = frames(depacketize(original[0]!))[0]!;
   fc.assert(
@@ -360,18 +326,8 @@ Deno.test("Depacketizing keeps tables sent once for a Q of 128 to 254", async ()
 
 Deno.test("Frames that all carry the same timestamp, as some GStreamer pipelines send, are told apart by sequence number", async () => {
   const jpeg = parseJpeg(await fixture("rtp_422.jpg"));
-  const packets: Uint8Array[] = [];
-  let sequence = 65530;
-  for (let f = 0; f < 4; f++) {
-    const frame = packetizeJpeg(jpeg, {
-      ssrc: 1,
-      sequence,
-      timestamp: 7,
-      mtu: 500,
-    });
-    sequence = (sequence + frame.length) & 0xffff;
-    packets.push(...frame);
-  }
+  const packetizer = new RtpJpegPacketizer({ sequence: 65530, mtu: 500 });
+  const packets = [0, 1, 2, 3].flatMap(() => packetizer.packetize(jpeg, 7));
   // A duplicate of the first frame's last packet, late, is ignored.
   packets.push(packets[2]!);
   const events = depacketize(packets);

@@ -327,34 +327,30 @@ export class RtpJpegDepacketizer {
       }
       pending.splice(i, 1);
       this.#advance(frame);
-      if (!frame.dead) {
-        this.#release(frame);
-        this.#emit({
-          type: "dropped",
-          reason: "lost",
-          frames: 1,
-          detail: describeLoss(
-            frame,
-            "no packet for " + this.#timeoutMs + " ms",
-          ),
-        });
-      }
+      this.#lose(frame, `no packet for ${this.#timeoutMs} ms`);
     }
   }
 
   /** Gives up on every partial frame, as when the source says goodbye. */
   close(): void {
-    const pending = this.#pending.splice(0);
-    for (const frame of pending) {
-      if (frame.dead) continue;
-      this.#release(frame);
-      this.#emit({
-        type: "dropped",
-        reason: "lost",
-        frames: 1,
-        detail: describeLoss(frame, "the source left"),
-      });
+    for (const frame of this.#pending.splice(0)) {
+      this.#lose(frame, "the source left");
     }
+  }
+
+  /** Gives up on a frame still partial, unless it was given up on already. */
+  #lose(frame: PendingFrame, why: string): void {
+    if (frame.dead) return;
+    this.#release(frame);
+    const parts = frame.total >= 0
+      ? `${frame.received} of ${frame.total} bytes`
+      : `${frame.received} bytes, no last packet`;
+    this.#emit({
+      type: "dropped",
+      reason: "lost",
+      frames: 1,
+      detail: `a frame with ${parts}: ${why}`,
+    });
   }
 
   #frameFor(timestamp: number, sequence: number, now: number): PendingFrame {
@@ -372,18 +368,7 @@ export class RtpJpegDepacketizer {
     if (pending.length >= this.#maxInFlight) {
       const oldest = pending.shift()!;
       this.#advance(oldest);
-      if (!oldest.dead) {
-        this.#release(oldest);
-        this.#emit({
-          type: "dropped",
-          reason: "lost",
-          frames: 1,
-          detail: describeLoss(
-            oldest,
-            `${this.#maxInFlight} newer frames came`,
-          ),
-        });
-      }
+      this.#lose(oldest, `${this.#maxInFlight} newer frames came`);
     }
     const frame: PendingFrame = {
       timestamp,
@@ -580,11 +565,4 @@ export class RtpJpegDepacketizer {
     this.#lastMarker = undefined;
     this.#doneSequence = undefined;
   }
-}
-
-function describeLoss(frame: PendingFrame, why: string): string {
-  const parts = frame.total >= 0
-    ? `${frame.received} of ${frame.total} bytes`
-    : `${frame.received} bytes, no last packet`;
-  return `a frame with ${parts}: ${why}`;
 }
