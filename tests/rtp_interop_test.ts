@@ -7,7 +7,14 @@ import { createDecoder } from "../lib/codec/select.ts";
 import type { DecodedImage, ImageDecoder } from "../lib/codec/types.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
 import { FrameServer } from "../lib/server/server.ts";
-import { parseJpeg, RtpJpegSender } from "../lib/rtp/mod.ts";
+import {
+  buildSenderReport,
+  packetizeJpeg,
+  parseJpeg,
+  parseRtcp,
+  type RtcpPacket,
+  RtpJpegSender,
+} from "../lib/rtp/mod.ts";
 
 const PHOTO = `${root}bench/frames/photo_640x480.jpg`;
 const RTP_CAPS =
@@ -327,4 +334,54 @@ Deno.test("The client says in one line why a JPEG cannot go over RTP and what to
   assert.deepEqual(client.stderr, [
     `error: Cannot send ${root}tests/fixtures/rocket.jpg: RFC 2435 cannot carry this JPEG: it is 4:4:4; RFC 2435 carries 4:2:0 and 4:2:2; add --encode jpg to re-encode it as baseline 4:2:0`,
   ]);
+});
+
+Deno.test("The server sends receiver reports from its RTCP port to where the sender reports came from", async () => {
+  await using server = await FrameServer.listen({
+    port: 0,
+    messagePort: null,
+    decoder: "none",
+    rtp: { reportIntervalMs: 50 },
+  });
+  const control = server.controlAddr;
+  if (control === undefined) return; // port + 1 was taken: nothing to see
+  const rtp = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+  const rtcp = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const jpeg = parseJpeg(await Deno.readFile(PHOTO));
+    const packets = packetizeJpeg(jpeg, {
+      ssrc: 77,
+      sequence: 0,
+      timestamp: 0,
+    });
+    await rtp.sendMany(packets, server.imageAddr);
+    await rtcp.send(
+      buildSenderReport({
+        ssrc: 77,
+        ntpMs: Date.now(),
+        rtpTimestamp: 0,
+        packets: packets.length,
+        octets: 1,
+        cname: "test",
+      }),
+      control,
+    );
+    const batch = rtcp.createBatch();
+    let report: RtcpPacket | undefined;
+    while (report === undefined) {
+      assert.ok(await rtcp.receive(batch) > 0);
+      assert.equal(batch.senders[0]!.port, control.port);
+      const offset = batch.offsets[0]!;
+      [report] = parseRtcp(
+        batch.buffer.subarray(offset, offset + batch.lengths[0]!),
+      );
+    }
+    assert.ok(report.type === "rr");
+    assert.equal(report.reports[0]?.ssrc, 77);
+    assert.equal(report.reports[0]?.highestSequence, packets.length - 1);
+    assert.notEqual(report.reports[0]?.lastSr, 0);
+  } finally {
+    rtp.close();
+    rtcp.close();
+  }
 });
