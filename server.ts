@@ -46,7 +46,8 @@ const HELP = `Usage: deno run -P server.ts [options]
 
 Receives images on the image port and JSON messages on the message port of
 the tutorial's protocol, replies "get message!!!" and "get the msg", decodes
-every frame and prints one line per frame.
+every frame and prints one line per frame. RTP/JPEG senders (RFC 2435, as
+ffmpeg -f rtp and GStreamer's rtpjpegpay send) are taken on the image port too.
 
 Options:
   --host ADDR             address to bind (default ${DEFAULT_HOST}; 0.0.0.0 for all)

@@ -247,8 +247,9 @@ interface SenderRecord {
 }
 
 /**
- * Serves one image port for every wire format given (the tutorial's
- * classic one by default), and the tutorial's message port.
+ * Serves one image port for every wire format given (by default RTP/JPEG,
+ * with RTCP on the next port, and the tutorial's classic one), and the
+ * tutorial's message port.
  *
  * Each sender's first datagram decides its protocol. Whatever protocol a
  * frame came by, it is counted, decoded and handed out the same way. Classic
