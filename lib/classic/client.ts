@@ -5,7 +5,7 @@
  * @module
  */
 
-import { openDatagramSocket, resolveEndpoint } from "../net/open.ts";
+import { openClientSocket } from "../net/open.ts";
 import type { DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_CHUNK_SIZE,
@@ -115,25 +115,17 @@ export function frameDatagrams(
   return datagrams;
 }
 
-/**
- * Resolves the server's address and binds a local socket that can reach it:
- * by default the wildcard address of its family, so that any host can be.
- */
-async function openFor(
+/** Opens a client's socket toward a classic port. */
+function openFor(
   options: MessageClientOptions & { bindHostname?: string },
   defaultPort: number,
 ): Promise<{ socket: DatagramSocket; peer: Endpoint }> {
-  const peer = await resolveEndpoint({
+  return openClientSocket({
     hostname: options.hostname ?? DEFAULT_HOST,
     port: options.port ?? defaultPort,
+    bindHostname: options.bindHostname,
+    implementation: options.socketImplementation,
   });
-  const socket = await openDatagramSocket({
-    hostname: options.bindHostname ??
-      (peer.hostname.includes(":") ? "::" : "0.0.0.0"),
-    port: 0,
-    implementation: options.socketImplementation ?? "auto",
-  });
-  return { socket, peer };
 }
 
 function checkChunkSize(chunkSize: number): void {

@@ -248,3 +248,51 @@ export async function resolveEndpoint(endpoint: Endpoint): Promise<Endpoint> {
     { cause: errors[0] },
   );
 }
+
+/** Options for {@linkcode openClientSocket}. */
+export interface OpenClientSocketOptions {
+  /** The server's address or host name. */
+  hostname: string;
+  /** The server's port. */
+  port: number;
+  /**
+   * The local address to bind. The default reaches other hosts too.
+   *
+   * @default {"0.0.0.0"}, or `"::"` for an IPv6 server
+   */
+  bindHostname?: string | undefined;
+  /** Which datagram layer to use. @default {"auto"} */
+  implementation?: "auto" | "native" | "deno" | undefined;
+}
+
+/**
+ * Resolves a server's address and binds a local socket, on a free port, that
+ * can reach it: by default the wildcard address of its family, so that any
+ * host can be. Every protocol's client opens its socket this way.
+ *
+ * @param options The server, and what to bind.
+ * @returns The socket and the server's resolved endpoint.
+ *
+ * @example A socket for talking to a local server
+ * ```ts
+ * import { openClientSocket } from "./open.ts";
+ * const { socket, peer } = await openClientSocket({ hostname: "localhost", port: 9999 });
+ * console.log(peer.hostname); // 127.0.0.1
+ * socket.close();
+ * ```
+ */
+export async function openClientSocket(
+  options: OpenClientSocketOptions,
+): Promise<{ socket: DatagramSocket; peer: Endpoint }> {
+  const peer = await resolveEndpoint({
+    hostname: options.hostname,
+    port: options.port,
+  });
+  const socket = await openDatagramSocket({
+    hostname: options.bindHostname ??
+      (peer.hostname.includes(":") ? "::" : "0.0.0.0"),
+    port: 0,
+    implementation: options.implementation ?? "auto",
+  });
+  return { socket, peer };
+}

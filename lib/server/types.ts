@@ -177,6 +177,17 @@ export interface ProtocolReceiver {
    * in several protocols are added up.
    */
   counters(): Readonly<Record<string, number>>;
+  /**
+   * The server had to skip a whole frame of `fromKey`'s because the frames
+   * before it still wait to be decoded or taken: a protocol with flow
+   * control tells the sender to slow down.
+   */
+  frameSkipped?(fromKey: string): void;
+  /**
+   * How many whole frames wait in the server, all senders together, to be
+   * decoded or taken: told after each batch, for flow control.
+   */
+  setBacklog?(frames: number): void;
   /** The server has forgotten `fromKey`; state kept for it may go. */
   forget?(fromKey: string): void;
 }

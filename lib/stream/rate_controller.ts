@@ -1,0 +1,127 @@
+/**
+ * Rate control from the receiver's reports: back off on queueing delay or
+ * on loss above the path's usual loss, probe upward otherwise — fast until
+ * the first sign of congestion, gently after it. Random loss (Wi-Fi, a
+ * lossy relay) is told from congestion by comparing each interval's loss
+ * with the median of the recent ones, so that it does not throttle the
+ * stream the way it throttles TCP.
+ *
+ * @module
+ */
+
+/** What one report interval showed. */
+export interface RateSample {
+  /** Datagrams lost in the interval, 0 to 1. */
+  lossFraction: number;
+  /** The receiver's queueing delay, in ms. */
+  queueingDelayMs: number;
+  /** The smallest RTT lately, in ms. */
+  minRttMs: number;
+  /** Bytes a second the receiver got in the interval, if known. */
+  receiveRate: number | undefined;
+  /** Whether the pacer held datagrams back in the interval (not app-limited). */
+  backlogged: boolean;
+  /** Whether the receiving program skipped frames: it cannot keep up. */
+  overrun?: boolean;
+}
+
+/** Options for {@linkcode RateController}. */
+export interface RateControllerOptions {
+  /** The starting rate, bytes a second. @default {12500000} (100 Mbit/s) */
+  initialRate?: number;
+  /** The least rate, bytes a second. @default {62500} (500 kbit/s) */
+  minRate?: number;
+  /** The most rate, bytes a second. @default {1250000000} (10 Gbit/s) */
+  maxRate?: number;
+}
+
+/** Loss above the recent median by this much is congestion. */
+const LOSS_MARGIN = 0.1;
+
+/**
+ * Adapts a sending rate to the receiver's reports.
+ *
+ * @example Backing off on queueing delay
+ * ```ts
+ * import { RateController } from "./rate_controller.ts";
+ * const rate = new RateController({ initialRate: 1_000_000 });
+ * rate.onSample(0, { lossFraction: 0, queueingDelayMs: 50, minRttMs: 10, receiveRate: 900_000, backlogged: true });
+ * console.log(rate.rate); // 850000
+ * ```
+ */
+export class RateController {
+  #rate: number;
+  readonly #min: number;
+  readonly #max: number;
+  #startup = true;
+  #lastDecrease = -Infinity;
+  readonly #losses: number[] = [];
+  /** Times the rate was lowered. */
+  decreases = 0;
+
+  /**
+   * Makes a controller at its starting rate.
+   *
+   * @param options Starting, least and most rate.
+   */
+  constructor(options: RateControllerOptions = {}) {
+    this.#min = options.minRate ?? 62_500;
+    this.#max = options.maxRate ?? 1_250_000_000;
+    this.#rate = Math.min(
+      this.#max,
+      Math.max(this.#min, options.initialRate ?? 12_500_000),
+    );
+  }
+
+  /** The rate, bytes a second. */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Whether it is still in its first, fast climb. */
+  get startup(): boolean {
+    return this.#startup;
+  }
+
+  /**
+   * Takes one report interval.
+   *
+   * @param now The time, in ms.
+   * @param sample What the interval showed.
+   */
+  onSample(now: number, sample: RateSample): void {
+    const losses = this.#losses;
+    const usual = median(losses);
+    losses.push(sample.lossFraction);
+    if (losses.length > 20) losses.shift();
+    const delayed = sample.queueingDelayMs > Math.max(5, sample.minRttMs / 4);
+    const lossy = sample.lossFraction > 0.02 &&
+      sample.lossFraction > usual + LOSS_MARGIN;
+    if (delayed || lossy || sample.overrun) {
+      // Once per RTT at most: the reports of one episode say it again.
+      if (now - this.#lastDecrease < Math.max(sample.minRttMs, 50)) return;
+      this.#lastDecrease = now;
+      this.#startup = false;
+      this.decreases++;
+      let next = this.#rate * 0.85;
+      // A sender that filled the path learns its capacity from what came;
+      // one that sends a camera's frames in bursts does not (its average
+      // rate says nothing of what a burst may be paced at).
+      const received = sample.receiveRate ?? 0;
+      if (received > this.#rate * 0.5) next = Math.min(next, received * 0.95);
+      this.#rate = Math.max(this.#min, next);
+      return;
+    }
+    if (!sample.backlogged) return;
+    this.#rate = Math.min(
+      this.#max,
+      this.#rate * (this.#startup ? 1.5 : 1.05) + 1250,
+    );
+  }
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}

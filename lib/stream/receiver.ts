@@ -1,0 +1,728 @@
+/**
+ * The stream protocol's receiving side, as the server drives it: a
+ * {@linkcode ProtocolReceiver} that keeps one state per stream (the
+ * sender's address with its stream id), reassembles frames, asks for what
+ * is missing, reports a few times a second, answers messages, and hands out
+ * whole frames with their send time on the receiver's clock.
+ *
+ * @module
+ */
+
+import { handleMessage } from "../classic/message.ts";
+import { sniffFormat } from "../codec/types.ts";
+import type { Endpoint } from "../net/types.ts";
+import { SenderTable } from "../server/sender_table.ts";
+import type {
+  ProtocolReceiver,
+  ReceiverEvent,
+  Transmit,
+} from "../server/types.ts";
+import { Queue } from "./_queue.ts";
+import { collectNacks } from "./nack_generator.ts";
+import {
+  FrameBudget,
+  newReassemblyStats,
+  type ReassemblyStats,
+  StreamReassembler,
+} from "./reassembler.ts";
+import { ReceiveLog } from "./receive_log.ts";
+import { ClockOffsetEstimator, DelayMeter, RttEstimator } from "./reports.ts";
+import {
+  decodeMessage,
+  decodeSenderReport,
+  DEFAULT_DATAGRAM_BYTES,
+  encodeMessage,
+  encodeNacks,
+  encodeReport,
+  Flags,
+  looksLikeStream,
+  type NackEntry,
+  newChunkHeader,
+  newFixedHeader,
+  PacketType,
+  readChunkHeader,
+  readHeader,
+  u32,
+  writeHeader,
+} from "./wire.ts";
+
+/** Options for {@linkcode StreamReceiver}. */
+export interface StreamReceiverOptions {
+  /**
+   * How long a frame may take, in ms, before it is given up on.
+   *
+   * @default {120}
+   */
+  latencyMs?: number;
+  /** The largest frame a header may announce. @default {67108864} (64 MiB) */
+  maxFrameBytes?: number;
+  /** Bytes all partial frames may hold together. @default {268435456} (256 MiB) */
+  maxPendingBytes?: number;
+  /** Streams kept at once; past it the least recently active goes. @default {256} */
+  maxStreams?: number;
+  /** Frames open at once per stream. @default {64} */
+  maxFramesInFlight?: number;
+  /** The largest datagram this receiver sends. @default {1200} */
+  datagramBytes?: number;
+  /** Report interval, in ms. @default {100} */
+  reportIntervalMs?: number;
+  /**
+   * Whether a sender's address is on this machine, so that its clock is
+   * this one's.
+   *
+   * @default loopback addresses only
+   */
+  isLocalAddress?: (hostname: string) => boolean;
+  /**
+   * The wall clock at time 0 of the `now` the receiver is driven with, in
+   * ms since the epoch.
+   *
+   * @default {performance.timeOrigin}
+   */
+  wallClockOrigin?: number;
+}
+
+interface Stream {
+  readonly key: string;
+  readonly fromKey: string;
+  readonly from: Endpoint;
+  readonly streamId: number;
+  readonly assembler: StreamReassembler;
+  readonly log: ReceiveLog;
+  readonly delay: DelayMeter;
+  readonly rtt: RttEstimator;
+  readonly offset: ClockOffsetEstimator;
+  readonly sameClock: boolean;
+  readonly acks: Map<number, Uint8Array>;
+  packetNumber: number;
+  bytesReceived: number;
+  framesSkipped: number;
+  highestArrival: number;
+  lastHeard: number;
+  nextReportAt: number;
+  nackDue: number;
+  byeAt: number;
+  live: boolean;
+}
+
+const STREAM_IDLE_MS = 10_000;
+const REPORT_SILENCE_MS = 1000;
+const FIRST_REPORT_MS = 20;
+const MAX_ACKS = 32;
+
+/** Counters kept across streams, beyond the reassemblers'. */
+const RECEIVER_COUNTERS = [
+  "malformed",
+  "unsupported",
+  "sealed",
+  "duplicates",
+  "nacksSent",
+  "reportsSent",
+  "streamsEvicted",
+] as const;
+
+/**
+ * Receives the stream protocol for the server.
+ *
+ * @example Serving both protocols on one port
+ * ```ts ignore
+ * import { FrameServer } from "../server/server.ts";
+ * import { ClassicReceiver } from "../classic/receiver.ts";
+ * import { StreamReceiver } from "./receiver.ts";
+ *
+ * await using server = await FrameServer.listen({
+ *   port: 9999,
+ *   receivers: [new StreamReceiver(), new ClassicReceiver()],
+ * });
+ * ```
+ *
+ * @example Driving it by hand
+ * ```ts
+ * import { StreamReceiver } from "./receiver.ts";
+ * const receiver = new StreamReceiver();
+ * console.log(receiver.matches(new Uint8Array(8))); // false: a classic header
+ * ```
+ */
+export class StreamReceiver implements ProtocolReceiver {
+  /** The wire format. */
+  readonly protocol = "stream" as const;
+  readonly #latencyMs: number;
+  readonly #maxFrameBytes: number;
+  readonly #maxFramesInFlight: number;
+  readonly #datagramBytes: number;
+  readonly #reportMs: number;
+  readonly #isLocal: (hostname: string) => boolean;
+  readonly #wallOrigin: number;
+  readonly #budget: FrameBudget;
+  readonly #streams: SenderTable<Stream>;
+  readonly #events = new Queue<ReceiverEvent>();
+  readonly #transmits = new Queue<Transmit>();
+  readonly #header = newFixedHeader();
+  readonly #chunk = newChunkHeader();
+  readonly #entries: NackEntry[] = [];
+  readonly #noticed = new Set<string>();
+  #backlog = 0;
+  #last: Stream | undefined;
+  #lastTouches = 0;
+  readonly #retired: ReassemblyStats = newReassemblyStats();
+  readonly #counters: Record<typeof RECEIVER_COUNTERS[number], number> = Object
+    .fromEntries(RECEIVER_COUNTERS.map((name) => [name, 0])) as Record<
+      typeof RECEIVER_COUNTERS[number],
+      number
+    >;
+
+  /**
+   * Makes a receiver with no streams.
+   *
+   * @param options Latency budget and memory bounds.
+   */
+  constructor(options: StreamReceiverOptions = {}) {
+    this.#latencyMs = options.latencyMs ?? 120;
+    this.#maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    this.#maxFramesInFlight = options.maxFramesInFlight ?? 64;
+    this.#datagramBytes = options.datagramBytes ?? DEFAULT_DATAGRAM_BYTES;
+    this.#reportMs = options.reportIntervalMs ?? 100;
+    this.#isLocal = options.isLocalAddress ?? isLoopback;
+    this.#wallOrigin = options.wallClockOrigin ?? performance.timeOrigin;
+    this.#budget = new FrameBudget(
+      Math.max(
+        options.maxPendingBytes ?? 256 * 1024 * 1024,
+        this.#maxFrameBytes,
+      ),
+    );
+    this.#streams = new SenderTable<Stream>({
+      maxEntries: options.maxStreams ?? 256,
+      onEvict: (_, stream) => {
+        this.#counters.streamsEvicted++;
+        this.#retire(stream);
+      },
+    });
+  }
+
+  /** Streams kept now. */
+  get streams(): number {
+    return this.#streams.size;
+  }
+
+  /** Bytes the partial frames of every stream reserve. */
+  get pendingBytes(): number {
+    return this.#budget.reserved;
+  }
+
+  /**
+   * Whether `datagram` starts a stream: the magic and a known type.
+   *
+   * @param datagram A new sender's first datagram.
+   * @returns Whether it is this protocol's.
+   */
+  matches(datagram: Uint8Array): boolean {
+    return looksLikeStream(datagram);
+  }
+
+  /**
+   * Takes one datagram; malformed ones are counted and dropped.
+   *
+   * @param now The time, in ms.
+   * @param datagram The datagram, a view the server reuses.
+   * @param from Where it came from.
+   * @param fromKey The sender's key, `host:port`.
+   */
+  handleDatagram(
+    now: number,
+    datagram: Uint8Array,
+    from: Endpoint,
+    fromKey: string,
+  ): void {
+    const header = this.#header;
+    const error = readHeader(datagram, header);
+    if (error !== undefined) {
+      this.#refuse(fromKey, datagram.length, error);
+      return;
+    }
+    if ((header.flags & Flags.sealed) !== 0) {
+      // Where an opener will slot in, once streams have keys.
+      this.#refuse(fromKey, datagram.length, "sealed");
+      return;
+    }
+    const stream = this.#stream(now, from, fromKey, header.streamId);
+    stream.lastHeard = now;
+    if (!stream.log.add(header.packetNumber)) {
+      this.#counters.duplicates++;
+      return;
+    }
+    if (header.packetNumber === stream.log.highest) {
+      stream.highestArrival = now;
+    }
+    stream.bytesReceived += datagram.length;
+    switch (header.type) {
+      case PacketType.data:
+      case PacketType.parity:
+        this.#onChunk(now, stream, datagram, header.type, header.flags);
+        break;
+      case PacketType.senderReport:
+        this.#onSenderReport(now, stream, datagram);
+        break;
+      case PacketType.message:
+        this.#onMessage(stream, datagram);
+        break;
+      case PacketType.bye:
+        stream.byeAt = now;
+        break;
+    }
+    this.#drain(stream);
+  }
+
+  /**
+   * The next time a stream has something to do: a NACK, a report, a frame's
+   * budget running out, or forgetting it.
+   *
+   * @returns The time in ms, or `undefined` with no streams.
+   */
+  pollTimeout(): number | undefined {
+    let due = Infinity;
+    for (const stream of this.#streams.values()) {
+      const at = Math.min(
+        stream.nackDue,
+        stream.nextReportAt,
+        stream.assembler.nextDeadline(),
+        this.#forgetAt(stream),
+      );
+      if (at < due) due = at;
+    }
+    return due === Infinity ? undefined : due;
+  }
+
+  /**
+   * Lets timers fire: NACKs, reports, budgets, forgetting idle streams.
+   *
+   * @param now The time, in ms.
+   */
+  handleTimeout(now: number): void {
+    const forgotten: Stream[] = [];
+    for (const stream of this.#streams.values()) {
+      stream.assembler.expire(now);
+      if (now >= stream.nackDue) this.#sendNacks(now, stream);
+      if (now >= stream.nextReportAt) {
+        if (now - stream.lastHeard > REPORT_SILENCE_MS) {
+          stream.nextReportAt = Infinity;
+        } else {
+          this.#sendReport(now, stream);
+          stream.nextReportAt = now + this.#reportMs;
+        }
+      }
+      this.#drain(stream);
+      if (now >= this.#forgetAt(stream)) forgotten.push(stream);
+    }
+    for (const stream of forgotten) {
+      this.#streams.delete(stream.key);
+      this.#retire(stream);
+    }
+  }
+
+  /**
+   * The next datagram to send: a NACK, a report or a message-ack.
+   *
+   * @returns The datagram, or `undefined`.
+   */
+  pollTransmit(): Transmit | undefined {
+    return this.#transmits.shift();
+  }
+
+  /**
+   * The next frame, drop, stray, message or notice.
+   *
+   * @returns The event, or `undefined`.
+   */
+  pollEvent(): ReceiverEvent | undefined {
+    return this.#events.shift();
+  }
+
+  /**
+   * Counters over every stream, live and gone: `recoveredNack`,
+   * `recoveredFec`, `chunksLate`, `duplicates`, `malformed` and so on.
+   *
+   * @returns The counters by name.
+   */
+  counters(): Readonly<Record<string, number>> {
+    const total = { ...this.#retired };
+    for (const stream of this.#streams.values()) {
+      addStats(total, stream.assembler.stats);
+    }
+    return {
+      recoveredNack: total.recoveredNack,
+      recoveredFec: total.recoveredFec,
+      chunksLate: total.chunksLate,
+      inconsistent: total.inconsistent,
+      overBudget: total.overBudget,
+      ...this.#counters,
+    };
+  }
+
+  /**
+   * Counts a frame the server could not take, for the sender's reports: its
+   * rate controller backs off.
+   *
+   * @param fromKey The sender's key.
+   */
+  frameSkipped(fromKey: string): void {
+    for (const stream of this.#streams.values()) {
+      if (stream.fromKey === fromKey) stream.framesSkipped++;
+    }
+  }
+
+  /**
+   * Takes how many frames wait in the server, for the reports.
+   *
+   * @param frames Whole frames waiting to be decoded or taken.
+   */
+  setBacklog(frames: number): void {
+    this.#backlog = frames;
+  }
+
+  /**
+   * Forgets the streams of a sender the server no longer remembers.
+   *
+   * @param fromKey The sender's key.
+   */
+  forget(fromKey: string): void {
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.fromKey !== fromKey) continue;
+      this.#streams.delete(stream.key);
+      this.#retire(stream);
+    }
+  }
+
+  #stream(
+    now: number,
+    from: Endpoint,
+    fromKey: string,
+    streamId: number,
+  ): Stream {
+    // The same stream as the last datagram's, mostly: no key to build, and
+    // the table's order renewed now and then only.
+    const last = this.#last;
+    if (
+      last !== undefined && last.live && last.streamId === streamId &&
+      last.fromKey === fromKey && (++this.#lastTouches & 63) !== 0
+    ) return last;
+    const key = `${fromKey}#${streamId}`;
+    let stream = this.#streams.get(key);
+    if (stream === undefined) {
+      stream = {
+        key,
+        fromKey,
+        from,
+        streamId,
+        assembler: new StreamReassembler({
+          latencyMs: this.#latencyMs,
+          maxFramesInFlight: this.#maxFramesInFlight,
+          budget: this.#budget,
+        }),
+        log: new ReceiveLog(),
+        delay: new DelayMeter(),
+        rtt: new RttEstimator(10),
+        offset: new ClockOffsetEstimator(),
+        sameClock: this.#isLocal(from.hostname),
+        acks: new Map(),
+        packetNumber: 0,
+        bytesReceived: 0,
+        framesSkipped: 0,
+        highestArrival: now,
+        lastHeard: now,
+        nextReportAt: now + FIRST_REPORT_MS,
+        nackDue: Infinity,
+        byeAt: Infinity,
+        live: true,
+      };
+      this.#streams.set(key, stream);
+    }
+    this.#last = stream;
+    return stream;
+  }
+
+  #onChunk(
+    now: number,
+    stream: Stream,
+    datagram: Uint8Array,
+    type: number,
+    flags: number,
+  ): void {
+    const chunk = this.#chunk;
+    const parity = type === PacketType.parity;
+    const error = readChunkHeader(
+      datagram,
+      parity,
+      this.#maxFrameBytes,
+      chunk,
+    );
+    if (error !== undefined) {
+      this.#refuse(
+        stream.fromKey,
+        datagram.length,
+        error,
+        error === "bad-size"
+          ? `a ${
+            u32(datagram, 28)
+          }-byte frame, over the ${this.#maxFrameBytes}-byte limit`
+          : undefined,
+      );
+      return;
+    }
+    const retransmission = (flags & Flags.retransmission) !== 0;
+    if (!retransmission) {
+      const wallUs = (this.#wallOrigin + now) * 1000;
+      stream.delay.sample(chunk.timestamp + chunk.sendOffset, wallUs, now);
+    }
+    const assembler = stream.assembler;
+    if (parity) assembler.addParity(now, chunk, datagram);
+    else {
+      assembler.addChunk(
+        now,
+        chunk,
+        datagram,
+        retransmission,
+        (flags & Flags.parityFollows) !== 0,
+      );
+    }
+    if (assembler.holeSeen) {
+      assembler.holeSeen = false;
+      stream.nackDue = now;
+    }
+  }
+
+  #onSenderReport(now: number, stream: Stream, datagram: Uint8Array): void {
+    const report = decodeSenderReport(datagram);
+    if (report === undefined) {
+      this.#refuse(stream.fromKey, datagram.length, "malformed");
+      return;
+    }
+    stream.assembler.reveal(now, report.nextFrameId);
+    if (report.echoedClock !== 0) {
+      const t4 = (this.#wallOrigin + now) * 1000;
+      const t3 = report.senderClock;
+      const rttUs = stream.offset.sample(
+        report.echoedClock,
+        t3 - report.delaySince,
+        t3,
+        t4,
+      );
+      if (rttUs !== undefined) stream.rtt.sample(rttUs / 1000, now);
+    }
+    stream.nackDue = Math.min(stream.nackDue, now);
+    // A sender that has sent everything we have delivered may be closing:
+    // tell it at once rather than at the next report.
+    if (report.nextFrameId === stream.assembler.nextFrameId) {
+      stream.nextReportAt = Math.min(stream.nextReportAt, now);
+    }
+  }
+
+  #onMessage(stream: Stream, datagram: Uint8Array): void {
+    const decoded = decodeMessage(datagram);
+    if (decoded === undefined) {
+      this.#refuse(stream.fromKey, datagram.length, "malformed");
+      return;
+    }
+    let ack = stream.acks.get(decoded.id);
+    if (ack === undefined) {
+      const { message, reply } = handleMessage(decoded.text, stream.fromKey);
+      this.#events.push({
+        type: "message",
+        protocol: "stream",
+        sender: stream.fromKey,
+        result: message.ok
+          ? { ok: true, value: message.value }
+          : { ok: false, error: message.error },
+      });
+      ack = encodeMessage(
+        PacketType.messageAck,
+        decoded.id,
+        reply,
+        message.ok ? 0 : 1,
+      );
+      stream.acks.set(decoded.id, ack);
+      if (stream.acks.size > MAX_ACKS) {
+        stream.acks.delete(stream.acks.keys().next().value!);
+      }
+    }
+    this.#send(stream, ack.slice());
+  }
+
+  #sendNacks(now: number, stream: Stream): void {
+    const entries = this.#entries;
+    entries.length = 0;
+    const rtt = stream.rtt.smoothed;
+    stream.nackDue = collectNacks(
+      stream.assembler.pending(),
+      stream.assembler.newestFrameId,
+      now,
+      {
+        retryMs: Math.max(2, 1.5 * rtt + stream.rtt.variation),
+        reorderMs: Math.max(1, Math.min(10, rtt / 2)),
+      },
+      entries,
+    );
+    if (entries.length === 0) return;
+    for (const nack of encodeNacks(entries, this.#datagramBytes)) {
+      this.#counters.nacksSent++;
+      this.#send(stream, nack);
+    }
+  }
+
+  #sendReport(now: number, stream: Stream): void {
+    const { assembler, log, delay } = stream;
+    const stats = assembler.stats;
+    this.#counters.reportsSent++;
+    this.#send(
+      stream,
+      encodeReport({
+        highestPacket: Math.max(0, log.highest),
+        delaySince: (now - stream.highestArrival) * 1000,
+        receiverClock: Math.round((this.#wallOrigin + now) * 1000),
+        packetsReceived: log.received,
+        bytesReceived: stream.bytesReceived,
+        nextFrameId: assembler.nextFrameId,
+        framesDelivered: stats.framesDelivered,
+        framesLost: stats.framesLost,
+        framesLate: stats.framesLate,
+        framesCorrupt: stats.framesCorrupt,
+        recoveredNack: stats.recoveredNack,
+        recoveredFec: stats.recoveredFec,
+        chunksLate: stats.chunksLate,
+        jitter: delay.jitterUs,
+        queueingDelay: delay.queueingDelayUs,
+        framesSkipped: stream.framesSkipped,
+        framesWaiting: this.#backlog,
+      }),
+    );
+  }
+
+  /** Stamps the fixed header and queues a datagram to the stream's sender. */
+  #send(stream: Stream, datagram: Uint8Array): void {
+    writeHeader(
+      datagram,
+      datagram[3] as 3 | 4 | 6,
+      0,
+      stream.streamId,
+      true,
+      stream.packetNumber++,
+    );
+    this.#transmits.push({ to: stream.from, bytes: datagram });
+  }
+
+  /** Turns the reassembler's events into the server's. */
+  #drain(stream: Stream): void {
+    const assembler = stream.assembler;
+    for (let event; (event = assembler.poll()) !== undefined;) {
+      if (event.type === "frame") {
+        this.#events.push({
+          type: "frame",
+          frame: {
+            protocol: "stream",
+            sender: stream.fromKey,
+            bytes: event.bytes,
+            format: sniffFormat(event.bytes),
+            mode: "chunked",
+            ...this.#sentAt(stream, event.timestamp),
+          },
+        });
+      } else {
+        this.#events.push({
+          type: "dropped",
+          protocol: "stream",
+          sender: stream.fromKey,
+          reason: event.reason,
+          detail: event.detail,
+          frames: event.frames,
+        });
+      }
+    }
+  }
+
+  #sentAt(
+    stream: Stream,
+    timestampUs: number,
+  ): { sentAt?: number; sentAtEstimated?: boolean } {
+    if (stream.sameClock) {
+      return { sentAt: timestampUs / 1000 - this.#wallOrigin };
+    }
+    const offset = stream.offset.offsetUs;
+    if (offset === undefined) return {};
+    return {
+      sentAt: (timestampUs - offset) / 1000 - this.#wallOrigin,
+      sentAtEstimated: true,
+    };
+  }
+
+  #forgetAt(stream: Stream): number {
+    const idle = stream.lastHeard + STREAM_IDLE_MS;
+    if (stream.byeAt === Infinity) return idle;
+    // After a bye: once nothing is open, or the budget has passed.
+    if (stream.assembler.openFrames === 0) return stream.byeAt;
+    return Math.min(idle, stream.byeAt + this.#latencyMs);
+  }
+
+  #retire(stream: Stream): void {
+    stream.live = false;
+    stream.assembler.expire(Infinity);
+    this.#drain(stream);
+    addStats(this.#retired, stream.assembler.stats);
+    stream.assembler.clear();
+  }
+
+  #refuse(
+    fromKey: string,
+    length: number,
+    reason: string,
+    detail?: string,
+  ): void {
+    const counter = reason === "unsupported" || reason === "sealed"
+      ? reason
+      : "malformed";
+    this.#counters[counter]++;
+    if (counter !== "malformed" && this.#noticed.size < 1024) {
+      const key = `${fromKey} ${counter}`;
+      if (!this.#noticed.has(key)) {
+        this.#noticed.add(key);
+        this.#events.push({
+          type: "notice",
+          protocol: "stream",
+          sender: fromKey,
+          text: counter === "sealed"
+            ? `${fromKey} sends sealed stream datagrams and this server has no key; they are dropped`
+            : `${fromKey} speaks another version of the stream protocol; this server speaks version 1`,
+        });
+      }
+    }
+    this.#events.push({
+      type: "stray",
+      protocol: "stream",
+      sender: fromKey,
+      length,
+      detail: detail ?? `${reason} stream datagram`,
+    });
+  }
+}
+
+function addStats(total: ReassemblyStats, add: Readonly<ReassemblyStats>) {
+  for (const key of Object.keys(total) as (keyof ReassemblyStats)[]) {
+    total[key] += add[key];
+  }
+}
+
+/**
+ * Whether `hostname` is a loopback address: 127.0.0.0/8, ::1, or an
+ * IPv4-mapped loopback address.
+ *
+ * @param hostname An IP address in text form.
+ * @returns Whether it is on this machine for certain.
+ *
+ * @example Loopback or not
+ * ```ts
+ * import { isLoopback } from "./receiver.ts";
+ * console.log(isLoopback("127.0.0.1"), isLoopback("192.0.2.1")); // true false
+ * ```
+ */
+export function isLoopback(hostname: string): boolean {
+  return hostname.startsWith("127.") || hostname === "::1" ||
+    hostname.toLowerCase().startsWith("::ffff:127.");
+}

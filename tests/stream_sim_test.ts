@@ -1,0 +1,157 @@
+/**
+ * Property tests of a whole stream: a StreamSender and a StreamReceiver
+ * through a simulated path (the link model) with a virtual clock, with
+ * random loss, duplication, reordering, delay and corruption in both
+ * directions.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { makeFrames, simulate } from "./_stream_sim.ts";
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Every delivered frame is one that was sent, in the order they were sent. */
+function assertInOrderSubsequence(
+  delivered: readonly Uint8Array[],
+  sent: readonly Uint8Array[],
+): void {
+  let at = 0;
+  for (const frame of delivered) {
+    while (at < sent.length && !sameBytes(sent[at]!, frame)) at++;
+    assert.ok(
+      at < sent.length,
+      "a delivered frame was never sent, or out of order",
+    );
+    at++;
+  }
+}
+
+const path = fc.record({
+  loss: fc.double({ min: 0, max: 0.3, noNaN: true }),
+  duplicate: fc.double({ min: 0, max: 0.1, noNaN: true }),
+  reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
+  delayMs: fc.double({ min: 0, max: 30, noNaN: true }),
+  jitterMs: fc.double({ min: 0, max: 5, noNaN: true }),
+  seed: fc.integer(),
+});
+
+Deno.test("stream: whatever the path does, no corrupt frame is delivered, frames come in order, memory stays bounded", () => {
+  fc.assert(
+    fc.property(
+      path,
+      path,
+      fc.array(fc.integer({ min: 1, max: 30_000 }), {
+        minLength: 1,
+        maxLength: 12,
+      }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.constantFrom(0, 30, 200),
+      fc.double({ min: 0, max: 0.05, noNaN: true }),
+      (up, down, sizes, fec, fps, corrupt) => {
+        const frames = makeFrames(sizes, sizes.length);
+        let peak = 0;
+        const result = simulate({
+          frames,
+          fps,
+          up,
+          down,
+          corrupt,
+          sender: { fec, datagramBytes: 600 },
+          receiver: {
+            latencyMs: 150,
+            maxPendingBytes: 200_000,
+            maxFramesInFlight: 8,
+            maxStreams: 4,
+          },
+          maxTimeMs: 20_000,
+          onStep(receiver) {
+            peak = Math.max(peak, receiver.pendingBytes);
+            // A flipped stream id makes a new stream: the table holds them.
+            assert.ok(receiver.streams <= 4);
+          },
+        });
+        assertInOrderSubsequence(result.delivered, frames);
+        assert.ok(peak <= 200_000, `${peak} bytes pending`);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("stream: below 10% loss each way, with a budget of several round trips, every frame arrives", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        loss: fc.double({ min: 0, max: 0.1, noNaN: true }),
+        duplicate: fc.double({ min: 0, max: 0.05, noNaN: true }),
+        reorder: fc.double({ min: 0, max: 0.05, noNaN: true }),
+        delayMs: fc.double({ min: 1, max: 20, noNaN: true }),
+        seed: fc.integer(),
+      }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.integer({ min: 100, max: 40_000 }), {
+        minLength: 1,
+        maxLength: 10,
+      }),
+      fc.constantFrom(0, 4, 8),
+      (link, seed, sizes, fec) => {
+        const frames = makeFrames(sizes, seed);
+        const result = simulate({
+          frames,
+          fps: 30,
+          up: link,
+          down: { ...link, seed: link.seed + 1 },
+          sender: { fec },
+          // RTT is at most 40 ms: the budget is over 20 of them.
+          receiver: { latencyMs: 1000 },
+        });
+        assert.equal(
+          result.delivered.length,
+          frames.length,
+          JSON.stringify(result.counters),
+        );
+        result.delivered.forEach((frame, i) =>
+          assert.ok(sameBytes(frame, frames[i]!))
+        );
+        assert.ok(result.closed, "the sender did not finish");
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+Deno.test("stream: FEC repairs a single loss per group without a round trip", () => {
+  const frames = makeFrames([50_000, 50_000, 50_000]);
+  const result = simulate({
+    frames,
+    fps: 10,
+    up: { loss: 0.02, delayMs: 10, seed: 4 },
+    sender: { fec: 8 },
+  });
+  assert.equal(result.delivered.length, 3);
+  assert.ok(result.counters.recoveredFec! > 0);
+  assert.ok(result.counters.recoveredFec! >= result.counters.recoveredNack!);
+});
+
+Deno.test("stream: at --fps 0 the rate adapts to a bottleneck instead of flooding it", () => {
+  const frames = makeFrames(Array.from({ length: 150 }, () => 30_000));
+  // A 40 Mbit/s bottleneck with a 64 KiB queue.
+  const result = simulate({
+    frames,
+    fps: 0,
+    up: { rate: 5_000_000, queueBytes: 65_536, delayMs: 5, seed: 8 },
+    sender: { initialRate: 2_000_000 },
+    receiver: { latencyMs: 300 },
+  });
+  const delivered = result.delivered.length / frames.length;
+  assert.ok(
+    delivered >= 0.9,
+    `delivered ${result.delivered.length} of ${frames.length}`,
+  );
+  // It used the path: 150 frames of 30 kB at 5 MB/s take 0.9 s at best.
+  assert.ok(result.endedAt < 6000, `took ${result.endedAt} ms`);
+});
