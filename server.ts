@@ -39,6 +39,7 @@ import {
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
 import { FrameServer, type ServerStats } from "./lib/server/server.ts";
+import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
 
@@ -47,7 +48,8 @@ const HELP = `Usage: deno run -P server.ts [options]
 Receives images on the image port and JSON messages on the message port of
 the tutorial's protocol, replies "get message!!!" and "get the msg", decodes
 every frame and prints one line per frame. RTP/JPEG senders (RFC 2435, as
-ffmpeg -f rtp and GStreamer's rtpjpegpay send) are taken on the image port too.
+ffmpeg -f rtp and GStreamer's rtpjpegpay send) and stream protocol senders
+(client.ts --protocol stream) are taken on the image port too.
 
 Options:
   --host ADDR             address to bind (default ${DEFAULT_HOST}; 0.0.0.0 for all)
@@ -68,7 +70,10 @@ Options:
                           says otherwise, and shares the port with other receivers
   --join-if ADDR          the interface to join on, by one of its addresses
   --protocol P            auto (default: each sender's first datagram decides),
-                          classic or rtp to take every sender as that protocol
+                          classic, stream or rtp to take every sender as that
+                          protocol
+  --latency MS            stream protocol: give up on a frame still incomplete
+                          this long after its first datagram (default 120)
   --rtp-pt N              also take RTP payload type N as JPEG (a dynamic type
                           from an SDP file; 26 always is); RTCP uses port + 1
   --max-frame-bytes N     largest frame a header may announce (default ${DEFAULT_MAX_FRAME_BYTES})
@@ -87,15 +92,33 @@ Options:
   --help                  show this help
 
 On exit (--count, Ctrl-C or SIGTERM) it prints one summary line:
-frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…`;
+frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…, and after
+stream senders lost=… late=… recovered_nack=… recovered_fec=…
+latency_p50_ms=… latency_p99_ms=…`;
 
 function summary(stats: ServerStats): string {
   const fps = stats.seconds > 0 ? stats.frames / stats.seconds : 0;
+  const counters = stats.counters;
+  // After stream senders, their loss and repair figures always; otherwise
   // lost, skipped and strays only when there were any, to keep the
   // tutorial-like line.
-  const extra = (stats.lost > 0 ? ` lost=${stats.lost}` : "") +
+  const stream = stats.framesBy.stream > 0 || (counters.reportsSent ?? 0) > 0;
+  const latency = stats.latency;
+  const extra =
+    (stream
+      ? ` lost=${stats.lost} late=${stats.late} recovered_nack=${
+        counters.recoveredNack ?? 0
+      } recovered_fec=${counters.recoveredFec ?? 0}`
+      : stats.lost > 0
+      ? ` lost=${stats.lost}`
+      : "") +
     (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
-    (stats.strays > 0 ? ` strays=${stats.strays}` : "");
+    (stats.strays > 0 ? ` strays=${stats.strays}` : "") +
+    (stream && latency !== undefined
+      ? ` latency_p50_ms=${latency.p50Ms.toFixed(2)} latency_p99_ms=${
+        latency.p99Ms.toFixed(2)
+      }${latency.estimated ? " latency=estimated" : ""}`
+      : "");
   return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
     stats.seconds.toFixed(2)
   } fps=${fps.toFixed(1)}${extra}`;
@@ -158,6 +181,7 @@ await runMain(async () => {
     "view-token": { type: "string" },
     "view-open": { type: "boolean", default: false },
     protocol: { type: "string" },
+    latency: { type: "string" },
     "rtp-pt": { type: "string", multiple: true },
     demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
@@ -204,7 +228,16 @@ await runMain(async () => {
   ]);
   const protocol = values.protocol === undefined
     ? "auto"
-    : choiceFlag("protocol", values.protocol, ["auto", "classic", "rtp"]);
+    : choiceFlag("protocol", values.protocol, [
+      "auto",
+      "classic",
+      "stream",
+      "rtp",
+    ]);
+  const latencyMs = intFlag("latency", values.latency, 120, {
+    min: 1,
+    max: 60_000,
+  });
   const payloadTypes = (values["rtp-pt"] ?? []).map((text) =>
     intFlag("rtp-pt", text, 0, { max: 127 })
   );
@@ -290,6 +323,7 @@ await runMain(async () => {
     receiveBufferBytes,
     ...(protocol !== "auto" && { protocols: [protocol] }),
     rtp: { payloadTypes: [26, ...payloadTypes] },
+    stream: { latencyMs, isLocalAddress: localAddressTest() },
     decoder: decoder ?? ("none" as const),
     onMessage(message: ReceivedMessage) {
       if (message.ok) viewer?.publishMessage(message.value, message.sender);
@@ -346,8 +380,24 @@ await runMain(async () => {
   if (viewPort !== undefined) {
     let transcoder: Promise<Transcode> | undefined;
     const stats = () => {
-      const { frames, decoded, dropped, errors, skipped, bytes } = server.stats;
-      return { frames, decoded, dropped, errors, skipped, bytes };
+      const s = server.stats;
+      return {
+        frames: s.frames,
+        decoded: s.decoded,
+        dropped: s.dropped,
+        errors: s.errors,
+        skipped: s.skipped,
+        bytes: s.bytes,
+        lost: s.lost,
+        late: s.late,
+        recoveredNack: s.counters.recoveredNack ?? 0,
+        recoveredFec: s.counters.recoveredFec ?? 0,
+        latency: s.latency === undefined ? null : {
+          p50Ms: s.latency.p50Ms,
+          p99Ms: s.latency.p99Ms,
+          estimated: s.latency.estimated,
+        },
+      };
     };
     const viewHost = values["view-host"] ?? "127.0.0.1";
     viewer = await listenOrFallBack(

@@ -5,6 +5,8 @@
  * - The server, for every protocol on one port: {@linkcode FrameServer}.
  * - The classic protocol: {@linkcode ClassicClient}, {@linkcode sendImage},
  *   {@linkcode sendMessage}, {@linkcode Reassembler}.
+ * - The stream protocol: {@linkcode StreamClient}, {@linkcode StreamSender},
+ *   {@linkcode StreamReceiver}.
  * - RTP/JPEG (RFC 2435): {@linkcode parseJpeg}, {@linkcode RtpJpegPacketizer},
  *   {@linkcode RtpJpegSender}, {@linkcode RtpReceiver}, {@linkcode writeSdp}.
  * - Python's struct module: {@linkcode pack}, {@linkcode unpack}, {@linkcode Struct}.
@@ -28,6 +30,7 @@
 
 export * from "./server/mod.ts";
 export * from "./classic/mod.ts";
+export * from "./stream/mod.ts";
 export * from "./rtp/mod.ts";
 export * from "./struct/mod.ts";
 export * from "./codec/mod.ts";

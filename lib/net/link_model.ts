@@ -31,7 +31,7 @@ export interface LinkOptions {
 }
 
 /** What a link did, by count. */
-export interface LinkStats {
+export interface LinkModelStats {
   /** Packets offered. */
   sent: number;
   /** Packets lost at random. */
@@ -108,7 +108,7 @@ export class LinkModel<T> {
   /** When the bottleneck is free again, in ms. */
   #busyUntil = 0;
   /** The counters. */
-  readonly stats: LinkStats = {
+  readonly stats: LinkModelStats = {
     sent: 0,
     lost: 0,
     overflowed: 0,

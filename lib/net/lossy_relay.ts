@@ -9,7 +9,11 @@
  * @module
  */
 
-import { LinkModel, type LinkOptions, type LinkStats } from "./link_model.ts";
+import {
+  LinkModel,
+  type LinkModelStats,
+  type LinkOptions,
+} from "./link_model.ts";
 import { openDatagramSocket } from "./open.ts";
 import type { DatagramSocket, Endpoint } from "./types.ts";
 import { endpointKey } from "./_ip.ts";
@@ -100,7 +104,7 @@ export class LossyRelay implements AsyncDisposable {
   }
 
   /** What each path did. */
-  get stats(): { forward: LinkStats; backward: LinkStats } {
+  get stats(): { forward: LinkModelStats; backward: LinkModelStats } {
     return { forward: this.#forward.stats, backward: this.#backward.stats };
   }
 

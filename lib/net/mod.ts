@@ -17,3 +17,6 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./open.ts";
 export * from "./multicast.ts";
+export * from "./receive_loop.ts";
+export * from "./link_model.ts";
+export * from "./lossy_relay.ts";

@@ -8,12 +8,12 @@
 
 import type { ImageDecoder } from "../codec/types.ts";
 import { createDecoder, type DecoderMode } from "../codec/select.ts";
-import { sleep } from "../_sleep.ts";
 import {
   DEFAULT_RECEIVE_BUFFER_BYTES,
   openDatagramSocket,
   receiveBufferWarning,
 } from "../net/open.ts";
+import { receiveLoop } from "../net/receive_loop.ts";
 import type { DatagramBatch, DatagramSocket, Endpoint } from "../net/types.ts";
 import {
   DEFAULT_HOST,
@@ -28,6 +28,10 @@ import {
 } from "../classic/reassembler.ts";
 import { ClassicReceiver } from "../classic/receiver.ts";
 import { RtpReceiver, type RtpReceiverOptions } from "../rtp/receiver.ts";
+import {
+  StreamReceiver,
+  type StreamReceiverOptions,
+} from "../stream/receiver.ts";
 import { ProtocolDemux } from "./demux.ts";
 import { DropCounter } from "./drop_counter.ts";
 import { FrameSink, type ReceivedFrame } from "./frame_sink.ts";
@@ -169,7 +173,7 @@ export interface FrameServerOptions extends ReassemblerOptions {
    * The receivers of the wire formats to serve, asked in this order which
    * protocol a new sender speaks. With one, every sender speaks it.
    *
-   * @default {[new RtpReceiver(options.rtp), new ClassicReceiver(options)]}
+   * @default {[new StreamReceiver(options.stream), new RtpReceiver(options.rtp), new ClassicReceiver(options)]}
    */
   receivers?: readonly ProtocolReceiver[];
   /**
@@ -181,6 +185,8 @@ export interface FrameServerOptions extends ReassemblerOptions {
   protocols?: readonly ProtocolName[];
   /** Options of the default RTP/JPEG receiver. */
   rtp?: RtpReceiverOptions;
+  /** Options of the default stream receiver, such as its `latencyMs`. */
+  stream?: StreamReceiverOptions;
   /**
    * The control port, where RTCP comes and goes, bound only when a
    * receiver takes control datagrams (RTP does); `null` binds none. When
@@ -574,33 +580,18 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
    * datagram and `done` after each batch. Receive errors are reported and,
    * so that a lasting one does not spin, followed by a short pause.
    */
-  async #receiveLoop(
+  /** Receives on `socket` until it closes; see {@linkcode receiveLoop}. */
+  #receiveLoop(
     socket: DatagramSocket,
     handle: (datagram: Uint8Array, batch: DatagramBatch, i: number) => void,
     done?: () => void,
   ): Promise<void> {
-    const batch = socket.createBatch();
-    while (true) {
-      let count: number;
-      try {
-        count = await socket.receive(batch);
-      } catch (error) {
-        if (this.#closed) return;
-        this.#onError(asError(error));
-        await sleep(10);
-        continue;
-      }
-      if (count === 0) return;
-      for (let i = 0; i < count; i++) {
-        const offset = batch.offsets[i]!;
-        handle(
-          batch.buffer.subarray(offset, offset + batch.lengths[i]!),
-          batch,
-          i,
-        );
-      }
-      done?.();
-    }
+    return receiveLoop(socket, {
+      onDatagram: handle,
+      ...(done !== undefined && { onBatch: done }),
+      onError: (error) => this.#onError(error),
+      closed: () => this.#closed,
+    });
   }
 
   #receiveImages(): Promise<void> {
@@ -639,7 +630,9 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
             const record = this.#record(frame.sender, frame.protocol);
             record.frames++;
             record.bytes += frame.bytes.length;
-            this.#sink.accept(frame);
+            if (!this.#sink.accept(frame)) {
+              receiver.frameSkipped?.(frame.sender);
+            }
             break;
           }
           case "dropped": {
@@ -677,6 +670,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
             }
         }
       }
+      receiver.setBacklog?.(this.#sink.waiting);
       for (let t; (t = receiver.pollTransmit()) !== undefined;) this.#send(t);
     }
     this.#schedule();
@@ -787,14 +781,24 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
 
 /**
  * The receivers served when none are given, in the order a new sender is
- * matched: RTP/JPEG (version 2 and a JPEG payload header), then classic,
- * which takes any header or image.
+ * matched: the stream protocol (its magic), RTP/JPEG (version 2 and a JPEG
+ * payload header), then classic, which takes any header or image. Adding a
+ * protocol is one entry here.
  */
 function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
   const wanted = options.protocols;
   const serves = (name: ProtocolName) =>
     wanted === undefined || wanted.includes(name);
   const receivers: ProtocolReceiver[] = [];
+  if (serves("stream")) {
+    receivers.push(
+      new StreamReceiver({
+        ...(options.maxFrameBytes !== undefined &&
+          { maxFrameBytes: options.maxFrameBytes }),
+        ...options.stream,
+      }),
+    );
+  }
   if (serves("rtp")) {
     receivers.push(
       new RtpReceiver({
@@ -819,7 +823,7 @@ function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
     throw new RangeError(
       `Cannot serve protocols ${
         JSON.stringify(wanted)
-      }: expected rtp or classic`,
+      }: expected stream, rtp or classic`,
     );
   }
   return receivers;

@@ -726,3 +726,27 @@ export function isLoopback(hostname: string): boolean {
   return hostname.startsWith("127.") || hostname === "::1" ||
     hostname.toLowerCase().startsWith("::ffff:127.");
 }
+
+/**
+ * Whether an address belongs to this machine: loopback, or an address of
+ * one of its interfaces (read once, when this is called; without the
+ * permission to read them, loopback only). A sender there shares this
+ * machine's clock.
+ *
+ * @returns A test for addresses.
+ *
+ * @example Loopback is local
+ * ```ts
+ * import { localAddressTest } from "./receiver.ts";
+ * console.log(localAddressTest()("127.0.0.1")); // true
+ * ```
+ */
+export function localAddressTest(): (hostname: string) => boolean {
+  const local = new Set<string>();
+  try {
+    for (const nic of Deno.networkInterfaces()) local.add(nic.address);
+  } catch {
+    // No permission: loopback only.
+  }
+  return (hostname) => isLoopback(hostname) || local.has(hostname);
+}

@@ -679,7 +679,7 @@ export function decodeReport(datagram: Uint8Array): Report | undefined {
 }
 
 /** A sender report. */
-export interface SenderReport {
+export interface StreamSenderReport {
   /** The sender's clock when sent, µs since the epoch. */
   senderClock: number;
   /** The receiver clock of the last report received, 0 before one. */
@@ -703,7 +703,7 @@ export interface SenderReport {
  * console.log(decodeSenderReport(bytes)?.nextFrameId); // 9
  * ```
  */
-export function encodeSenderReport(report: SenderReport): Uint8Array {
+export function encodeSenderReport(report: StreamSenderReport): Uint8Array {
   const bytes = new Uint8Array(SENDER_REPORT_BYTES);
   bytes[3] = PacketType.senderReport;
   putU64(bytes, 20, report.senderClock);
@@ -727,7 +727,7 @@ export function encodeSenderReport(report: SenderReport): Uint8Array {
  */
 export function decodeSenderReport(
   datagram: Uint8Array,
-): SenderReport | undefined {
+): StreamSenderReport | undefined {
   if (datagram.length < SENDER_REPORT_BYTES) return undefined;
   return {
     senderClock: u64(datagram, 20),

@@ -59,6 +59,16 @@ export interface ViewerCounters {
   skipped: number;
   /** Image bytes received. */
   bytes: number;
+  /** Frames that never arrived whole within their latency budget. */
+  lost?: number;
+  /** Frames that came after a newer one had been handed out. */
+  late?: number;
+  /** Chunks repaired by retransmission (stream protocol). */
+  recoveredNack?: number;
+  /** Chunks repaired from parity (stream protocol). */
+  recoveredFec?: number;
+  /** End-to-end latency over all senders, when a protocol carries it. */
+  latency?: { p50Ms: number; p99Ms: number; estimated: boolean } | null;
 }
 
 /** Statistics of one sender, as served in `/stats`. */

@@ -498,6 +498,13 @@ export class Viewer implements AsyncDisposable {
       errors: counters.errors,
       skipped: counters.skipped,
       bytes: counters.bytes,
+      ...(counters.lost !== undefined && {
+        lost: counters.lost,
+        late: counters.late ?? 0,
+        recoveredNack: counters.recoveredNack ?? 0,
+        recoveredFec: counters.recoveredFec ?? 0,
+        latency: counters.latency ?? null,
+      }),
       fps: Math.round(rate.perSecond * 10) / 10,
       kbps: Math.round(rate.bytesPerSecond / 100) / 10,
       senders: board.senderStats(nowMs).map((stats) => this.#withLink(stats)),
