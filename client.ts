@@ -10,6 +10,7 @@ import {
   choiceFlag,
   errorLine,
   intFlag,
+  LogLimiter,
   MAX_TIMER_MS,
   onShutdown,
   parseFlags,
@@ -31,6 +32,12 @@ import { resolveEndpoint } from "./lib/net/open.ts";
 import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { sleep } from "./lib/_sleep.ts";
+import { StreamClient, type StreamClientOptions } from "./lib/stream/client.ts";
+import type { StreamSenderStats } from "./lib/stream/sender.ts";
+import {
+  DEFAULT_DATAGRAM_BYTES,
+  MIN_DATAGRAM_BYTES,
+} from "./lib/stream/wire.ts";
 import { parseJpeg, UnsupportedJpegError } from "./lib/rtp/jpeg.ts";
 import { DEFAULT_RTP_MTU, JPEG_PAYLOAD_TYPE } from "./lib/rtp/packetizer.ts";
 import { RtpJpegSender } from "./lib/rtp/sender.ts";
@@ -39,8 +46,9 @@ import { writeSdp } from "./lib/rtp/sdp.ts";
 const HELP = `Usage: deno run -P client.ts [options] [IMAGE ...]
 
 Sends images to a server on the tutorial's protocol and waits for its reply
-("get message!!!") after each one, or streams them as RTP/JPEG. With no IMAGE, it sends a test pattern it
-draws itself, with the frame number on it.
+("get message!!!") after each one, or streams them open loop over udpimg's
+loss-tolerant stream protocol, or as RTP/JPEG. With no IMAGE, it sends a test
+pattern it draws itself, with the frame number on it.
 
 Sources (one of):
   IMAGE ...               JPEG or PNG files, sent in turn, as they are
@@ -54,9 +62,12 @@ Sources (one of):
 Options:
   --host ADDR             server address (default ${DEFAULT_HOST})
   --port N                server image port (default ${DEFAULT_IMAGE_PORT})
-  --protocol P            classic (the tutorial's, default) or rtp (RTP/JPEG,
-                          RFC 2435, RTCP on port + 1; no replies)
-  --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE})
+  --protocol P            classic (the tutorial's, default), stream (udpimg's own,
+                          for real networks) or rtp (RTP/JPEG, RFC 2435, RTCP
+                          on port + 1; no replies)
+  --chunk-size N          image bytes per datagram (default ${DEFAULT_CHUNK_SIZE}); with
+                          --protocol stream, the largest datagram, headers
+                          included (default ${DEFAULT_DATAGRAM_BYTES})
   --burst N               send at most N datagrams back to back, then pause 1 ms;
                           for servers with small receive buffers, such as the
                           tutorial's with large images (try 16; default: no pause)
@@ -78,6 +89,17 @@ Options:
   --loop                  repeat the video file
   --timeout MS            wait this long for each reply (default 2000)
   --retries N             send a frame again this many times (default 3)
+
+Stream options (--protocol stream; it never waits for a reply):
+  --fps N                 frames a second; 0 (default) for files and the
+                          pattern: as fast as the path allows, adapting to the
+                          server's reports
+  --rate MBIT             cap the rate, retransmissions included, in Mbit/s
+  --fec K                 one parity datagram per K data datagrams (default 0)
+  --latency MS            the server's latency budget (default 120): how long
+                          frames are kept to answer retransmission requests
+  On a terminal a status line shows fps, Mbit/s, loss, RTT and retransmissions;
+  the summary adds sent=… retransmitted=… fec=… rtt_ms=…
 
 RTP options (--protocol rtp):
   --sdp FILE              write an SDP file that ffplay, VLC and GStreamer open
@@ -120,6 +142,8 @@ await runMain(async () => {
     host: { type: "string" },
     port: { type: "string" },
     "chunk-size": { type: "string" },
+    fec: { type: "string" },
+    latency: { type: "string" },
     burst: { type: "string" },
     single: { type: "boolean", default: false },
     count: { type: "string" },
@@ -182,12 +206,16 @@ await runMain(async () => {
     min: 1,
     max: 65535,
   });
+  const protocol = values.protocol === undefined
+    ? "classic"
+    : choiceFlag("protocol", values.protocol, ["classic", "stream", "rtp"]);
+  const streaming = protocol === "stream";
   const chunkSize = intFlag(
     "chunk-size",
     values["chunk-size"],
-    DEFAULT_CHUNK_SIZE,
+    streaming ? DEFAULT_DATAGRAM_BYTES : DEFAULT_CHUNK_SIZE,
     {
-      min: 9,
+      min: streaming ? MIN_DATAGRAM_BYTES : 9,
       max: MAX_DATAGRAM_BYTES,
     },
   );
@@ -199,7 +227,7 @@ await runMain(async () => {
     { min: 1 },
   );
   const burst = intFlag("burst", values.burst, 0, { max: 1_000_000 });
-  const fps = intFlag("fps", values.fps, 0, { min: 1, max: 1000 });
+  const fps = intFlag("fps", values.fps, 0, { min: 0, max: 1000 });
   const quality = intFlag("quality", values.quality, 95, { min: 1, max: 100 });
   const timeoutMs = intFlag("timeout", values.timeout, 2000, {
     min: 1,
@@ -216,28 +244,36 @@ await runMain(async () => {
   }
   const size = parseSize(values.size);
   const quiet = values.quiet;
-  const protocol = values.protocol === undefined
-    ? "classic"
-    : choiceFlag("protocol", values.protocol, ["classic", "rtp"]);
   const rtp = protocol === "rtp";
   if (!rtp) {
     for (
-      const flag of [
-        "sdp",
-        "mtu",
-        "rate",
-        "rtp-pt",
-        "ttl",
-        "multicast-if",
-      ] as const
+      const flag of ["sdp", "mtu", "rtp-pt", "ttl", "multicast-if"] as const
     ) {
       if (values[flag] !== undefined) {
         throw new UsageError(`--${flag} goes with --protocol rtp`);
       }
     }
-  } else if (values.single || values["chunk-size"] !== undefined) {
+  }
+  if (!streaming) {
+    for (const flag of ["fec", "latency"] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(`--${flag} goes with --protocol stream`);
+      }
+    }
+  }
+  if (protocol === "classic" && values.rate !== undefined) {
+    throw new UsageError("--rate goes with --protocol stream or rtp");
+  }
+  if (rtp && (values.single || values["chunk-size"] !== undefined)) {
     throw new UsageError(
       "--single and --chunk-size go with --protocol classic; RTP uses --mtu",
+    );
+  }
+  if (streaming && (values.single || values.burst !== undefined)) {
+    throw new UsageError(
+      `--${
+        values.single ? "single" : "burst"
+      } is for the classic protocol; the stream protocol paces its datagrams itself`,
     );
   }
   // RTP has no reply to wait for: without a rate it would flood.
@@ -261,6 +297,27 @@ await runMain(async () => {
     );
   }
 
+  if (streaming) {
+    const rateMbit = values.rate === undefined
+      ? undefined
+      : Number(values.rate);
+    if (rateMbit !== undefined && !(rateMbit >= 0.1 && rateMbit <= 100_000)) {
+      throw new UsageError(
+        `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
+      );
+    }
+    return await streamFrames(source, {
+      hostname: values.host ?? DEFAULT_HOST,
+      port,
+      datagramBytes: chunkSize,
+      fec: intFlag("fec", values.fec, 0, { max: 255 }),
+      latencyMs: intFlag("latency", values.latency, 120, {
+        min: 1,
+        max: 60_000,
+      }),
+      ...(rateMbit !== undefined && { maxRate: (rateMbit * 1e6) / 8 }),
+    }, { count, fps, live, quiet });
+  }
   const link = rtp
     ? await openRtpLink(values, port, frameRate)
     : await openClassicLink(values, port, chunkSize, timeoutMs, retries, burst);
@@ -455,6 +512,101 @@ async function openRtpLink(
     },
     [Symbol.asyncDispose]: () => sender.close(),
   };
+}
+
+/** Streams the source's frames over the stream protocol, open loop. */
+async function streamFrames(
+  source: Awaited<ReturnType<typeof openFrameSource>>,
+  options: StreamClientOptions,
+  run: { count: number; fps: number; live: boolean; quiet: boolean },
+): Promise<number> {
+  const warnings = new LogLimiter(5, console.error);
+  await using client = await StreamClient.connect({
+    ...options,
+    onNotice: (text) => console.error(`warning: ${text}`),
+    onError: (error) => warnings.line(`warning: ${errorLine(error)}`),
+  });
+  const stop = new AbortController();
+  const { signal } = stop;
+  const removeSignals = onShutdown(() => {
+    stop.abort();
+    source.stop();
+  });
+  const status = !run.quiet && Deno.stdout.isTerminal()
+    ? new StreamStatusLine()
+    : undefined;
+  const ticker = status &&
+    setInterval(() => status.update(client.stats, frames), 1000);
+  const started = performance.now();
+  let frames = 0;
+  let bytes = 0;
+  try {
+    while (frames < run.count && !signal.aborted) {
+      // A camera goes at its own pace, the newest frame winning; files and
+      // the pattern go as the path allows, or at --fps.
+      if (!run.live && run.fps === 0) await client.ready(signal);
+      const frame = await source.next();
+      if (frame === undefined || signal.aborted) break;
+      if (run.fps > 0) {
+        const wait = started + (frames * 1000) / run.fps - performance.now();
+        if (wait > 0) await sleep(wait, signal);
+        if (signal.aborted) break;
+      }
+      client.send(frame.bytes);
+      frames++;
+      bytes += frame.bytes.length;
+      if (!status && !run.quiet && !run.live) {
+        console.log(`frame ${frames}: ${frame.bytes.length} bytes`);
+      }
+    }
+    await client.close({ signal });
+  } finally {
+    removeSignals();
+    clearInterval(ticker);
+    status?.end();
+    warnings.flush();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const stats = client.stats;
+  const stale = stats.framesStale + source.dropped;
+  console.log(
+    `frames=${frames} seconds=${seconds.toFixed(2)} fps=${
+      (seconds > 0 ? frames / seconds : 0).toFixed(1)
+    } bytes=${bytes}${
+      stale > 0 ? ` dropped=${stale}` : ""
+    } sent=${stats.datagramsSent} retransmitted=${stats.retransmitted} fec=${stats.fecSent} rtt_ms=${
+      stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(2)
+    }`,
+  );
+  return 0;
+}
+
+/** The stream's status line on a terminal, once a second. */
+class StreamStatusLine {
+  #last = performance.now();
+  #frames = 0;
+  #bytes = 0;
+  #encoder = new TextEncoder();
+
+  update(stats: Readonly<StreamSenderStats>, frames: number): void {
+    const now = performance.now();
+    const elapsed = (now - this.#last) / 1000;
+    const fps = (frames - this.#frames) / elapsed;
+    const mbit = ((stats.bytesSent - this.#bytes) * 8) / 1e6 / elapsed;
+    this.#last = now;
+    this.#frames = frames;
+    this.#bytes = stats.bytesSent;
+    const rtt = stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(1);
+    Deno.stdout.writeSync(this.#encoder.encode(
+      `\r\x1b[K${fps.toFixed(1)} fps  ${mbit.toFixed(1)} Mbit/s  loss ${
+        (stats.lossFraction * 100).toFixed(1)
+      }%  rtt ${rtt} ms  retransmitted ${stats.retransmitted}  stale ${stats.framesStale}`,
+    ));
+  }
+
+  end(): void {
+    Deno.stdout.writeSync(this.#encoder.encode("\n"));
+  }
 }
 
 /** A status line on a terminal, redrawn once a second. */

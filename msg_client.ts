@@ -6,6 +6,7 @@
  */
 
 import {
+  choiceFlag,
   errorLine,
   intFlag,
   MAX_TIMER_MS,
@@ -19,18 +20,24 @@ import { ReplyTimeoutError } from "./lib/classic/requester.ts";
 import { sleep } from "./lib/_sleep.ts";
 import {
   DEFAULT_HOST,
+  DEFAULT_IMAGE_PORT,
   DEFAULT_MESSAGE,
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
+import { StreamClient } from "./lib/stream/client.ts";
 
 const HELP = `Usage: deno run -P msg_client.ts [options]
 
 Sends a JSON value to the message port of a server on the tutorial's
 protocol, every --interval milliseconds, and prints each reply ("get the msg").
+With --protocol stream, it sends them over the image port instead, as stream
+protocol messages, each sent again until the server acknowledges it.
 
 Options:
   --host ADDR        server address (default ${DEFAULT_HOST})
-  --port N           server message port (default ${DEFAULT_MESSAGE_PORT})
+  --port N           server message port (default ${DEFAULT_MESSAGE_PORT}; with
+                     --protocol stream, the image port, default ${DEFAULT_IMAGE_PORT})
+  --protocol P       classic (default) or stream
   --data JSON        the value to send (default ${DEFAULT_MESSAGE})
   --interval MS      pause between messages (default 10)
   --count N          messages to send (default: until Ctrl-C, as the tutorial)
@@ -46,6 +53,7 @@ await runMain(async () => {
     interval: { type: "string" },
     count: { type: "string" },
     timeout: { type: "string" },
+    protocol: { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -62,10 +70,19 @@ await runMain(async () => {
       `--data must be valid JSON, such as '[0,0,0,1]': ${errorLine(error)}`,
     );
   }
-  const port = intFlag("port", values.port, DEFAULT_MESSAGE_PORT, {
-    min: 1,
-    max: 65535,
-  });
+  const protocol = choiceFlag("protocol", values.protocol, [
+    "classic",
+    "stream",
+  ]);
+  const port = intFlag(
+    "port",
+    values.port,
+    protocol === "stream" ? DEFAULT_IMAGE_PORT : DEFAULT_MESSAGE_PORT,
+    {
+      min: 1,
+      max: 65535,
+    },
+  );
   const intervalMs = intFlag("interval", values.interval, 10, {
     max: 3_600_000,
   });
@@ -75,11 +92,14 @@ await runMain(async () => {
     max: MAX_TIMER_MS,
   });
 
-  await using client = await MessageClient.connect({
-    hostname: values.host ?? DEFAULT_HOST,
-    port,
-    timeoutMs,
-  });
+  const hostname = values.host ?? DEFAULT_HOST;
+  await using client = protocol === "stream"
+    ? await StreamClient.connect({
+      hostname,
+      port,
+      messageTimeoutMs: timeoutMs,
+    }).then(streamMessages)
+    : await MessageClient.connect({ hostname, port, timeoutMs });
   const stop = new AbortController();
   const { signal } = stop;
   const removeSignals = onShutdown(() => stop.abort());
@@ -106,3 +126,12 @@ await runMain(async () => {
   console.log(`messages=${sent} replies=${replies}`);
   return 0;
 });
+
+/** A stream client with the message client's shape. */
+function streamMessages(client: StreamClient) {
+  return {
+    send: (value: unknown, options: { signal?: AbortSignal }) =>
+      client.sendMessage(value, options),
+    [Symbol.asyncDispose]: () => client.close().then(() => {}),
+  };
+}
