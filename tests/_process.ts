@@ -193,3 +193,33 @@ export const root: string = ROOT;
 export function fixture(name: string): Uint8Array {
   return Deno.readFileSync(`${ROOT}tests/fixtures/${name}`);
 }
+
+/** Starts server.ts on free ports and waits until it is ready. */
+export async function startServer(args: string[] = []): Promise<{
+  server: Child;
+  port: number;
+  msgPort: number;
+}> {
+  const server = script("server.ts", [
+    "--port",
+    "0",
+    "--msg-port",
+    "0",
+    ...args,
+  ]);
+  const ready = await server.waitFor(
+    /^ready image=[\d.]+:(\d+) msg=[\d.]+:(\d+)$/,
+  );
+  return { server, port: Number(ready[1]), msgPort: Number(ready[2]) };
+}
+
+/** Runs a script to its end and returns its status and output. */
+export async function runScript(
+  name: string,
+  args: string[],
+  timeoutMs?: number,
+): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  await using child = script(name, args);
+  const status = await child.exit(timeoutMs);
+  return { code: status.code, stdout: child.stdout, stderr: child.stderr };
+}

@@ -1,34 +1,11 @@
 import assert from "node:assert/strict";
-import { type Child, fixture, root, script } from "./_process.ts";
+import { fixture, root, runScript, startServer } from "./_process.ts";
 import { missing } from "./_deps.ts";
 
 const SUMMARY =
   /^frames=(\d+) decoded=(\d+) errors=(\d+) dropped=(\d+) bytes=(\d+) seconds=[\d.]+ fps=[\d.]+$/;
 
-async function startServer(args: string[] = []): Promise<{
-  server: Child;
-  port: number;
-  msgPort: number;
-}> {
-  const server = script("server.ts", [
-    "--port",
-    "0",
-    "--msg-port",
-    "0",
-    ...args,
-  ]);
-  const ready = await server.waitFor(
-    /^ready image=[\d.]+:(\d+) msg=[\d.]+:(\d+)$/,
-  );
-  return { server, port: Number(ready[1]), msgPort: Number(ready[2]) };
-}
-
-/** Runs a script to its end and returns its status and output. */
-async function run(name: string, args: string[]) {
-  await using child = script(name, args);
-  const status = await child.exit();
-  return { code: status.code, stdout: child.stdout, stderr: child.stderr };
-}
+const run = runScript;
 
 function assertOneLineError(
   result: { code: number; stderr: string[] },

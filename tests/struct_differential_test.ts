@@ -20,6 +20,7 @@ import {
   unpackFrom,
 } from "../lib/struct/mod.ts";
 import { hex } from "./_hex.ts";
+import { seededRandom } from "../lib/net/link_model.ts";
 
 const PYTHON = Deno.env.get("STRUCT_ORACLE_PYTHON") ?? "python3";
 const ORACLE = new URL("./peers/struct_oracle.py", import.meta.url).pathname;
@@ -67,16 +68,7 @@ interface Result {
 }
 
 // mulberry32: small, fast, and good enough to pick test inputs.
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const bits = new DataView(new ArrayBuffer(8));
 
