@@ -17,6 +17,7 @@ import type {
   ReceiverEvent,
   Transmit,
 } from "../server/types.ts";
+import { wallClockLead } from "./_clock.ts";
 import { Queue } from "./_queue.ts";
 import { collectNacks } from "./nack_generator.ts";
 import {
@@ -75,9 +76,9 @@ export interface StreamReceiverOptions {
   isLocalAddress?: (hostname: string) => boolean;
   /**
    * The wall clock at time 0 of the `now` the receiver is driven with, in
-   * ms since the epoch.
-   *
-   * @default {performance.timeOrigin}
+   * ms since the epoch: a fixed number (for simulations), or by default the
+   * current lead of the wall clock over `performance.now()`, sampled as it
+   * goes, since the two drift apart.
    */
   wallClockOrigin?: number;
 }
@@ -152,7 +153,7 @@ export class StreamReceiver implements ProtocolReceiver {
   readonly #datagramBytes: number;
   readonly #reportMs: number;
   readonly #isLocal: (hostname: string) => boolean;
-  readonly #wallOrigin: number;
+  readonly #wallOrigin: () => number;
   readonly #budget: FrameBudget;
   readonly #streams: SenderTable<Stream>;
   readonly #events = new Queue<ReceiverEvent>();
@@ -183,7 +184,8 @@ export class StreamReceiver implements ProtocolReceiver {
     this.#datagramBytes = options.datagramBytes ?? DEFAULT_DATAGRAM_BYTES;
     this.#reportMs = options.reportIntervalMs ?? 100;
     this.#isLocal = options.isLocalAddress ?? isLoopback;
-    this.#wallOrigin = options.wallClockOrigin ?? performance.timeOrigin;
+    const origin = options.wallClockOrigin;
+    this.#wallOrigin = origin === undefined ? wallClockLead : () => origin;
     this.#budget = new FrameBudget(
       Math.max(
         options.maxPendingBytes ?? 256 * 1024 * 1024,
@@ -470,7 +472,7 @@ export class StreamReceiver implements ProtocolReceiver {
     }
     const retransmission = (flags & Flags.retransmission) !== 0;
     if (!retransmission) {
-      const wallUs = (this.#wallOrigin + now) * 1000;
+      const wallUs = (this.#wallOrigin() + now) * 1000;
       stream.delay.sample(chunk.timestamp + chunk.sendOffset, wallUs, now);
     }
     const assembler = stream.assembler;
@@ -498,7 +500,7 @@ export class StreamReceiver implements ProtocolReceiver {
     }
     stream.assembler.reveal(now, report.nextFrameId);
     if (report.echoedClock !== 0) {
-      const t4 = (this.#wallOrigin + now) * 1000;
+      const t4 = (this.#wallOrigin() + now) * 1000;
       const t3 = report.senderClock;
       const rttUs = stream.offset.sample(
         report.echoedClock,
@@ -577,7 +579,7 @@ export class StreamReceiver implements ProtocolReceiver {
       encodeReport({
         highestPacket: Math.max(0, log.highest),
         delaySince: (now - stream.highestArrival) * 1000,
-        receiverClock: Math.round((this.#wallOrigin + now) * 1000),
+        receiverClock: Math.round((this.#wallOrigin() + now) * 1000),
         packetsReceived: log.received,
         bytesReceived: stream.bytesReceived,
         nextFrameId: assembler.nextFrameId,
@@ -643,12 +645,12 @@ export class StreamReceiver implements ProtocolReceiver {
     timestampUs: number,
   ): { sentAt?: number; sentAtEstimated?: boolean } {
     if (stream.sameClock) {
-      return { sentAt: timestampUs / 1000 - this.#wallOrigin };
+      return { sentAt: timestampUs / 1000 - this.#wallOrigin() };
     }
     const offset = stream.offset.offsetUs;
     if (offset === undefined) return {};
     return {
-      sentAt: (timestampUs - offset) / 1000 - this.#wallOrigin,
+      sentAt: (timestampUs - offset) / 1000 - this.#wallOrigin(),
       sentAtEstimated: true,
     };
   }

@@ -15,6 +15,7 @@
 import { MAX_DATAGRAM_BYTES } from "../classic/constants.ts";
 import type { Endpoint } from "../net/types.ts";
 import type { Transmit } from "../server/types.ts";
+import { wallClockLead } from "./_clock.ts";
 import { Queue } from "./_queue.ts";
 import { crc32c } from "./crc32c.ts";
 import { buildParity, type ParityGroup, parityGroups } from "./fec.ts";
@@ -83,9 +84,10 @@ export interface StreamSenderOptions {
   multicast?: boolean;
   /**
    * The wall clock at time 0 of the `now` the sender is driven with, in ms
-   * since the epoch: timestamps on the wire are `wallClockOrigin + now`.
-   *
-   * @default {performance.timeOrigin}
+   * since the epoch: timestamps on the wire are `wallClockOrigin + now`. A
+   * fixed number (for simulations), or by default the current lead of the
+   * wall clock over `performance.now()`, sampled as it goes, since the two
+   * drift apart.
    */
   wallClockOrigin?: number;
   /** How long a message waits for its ack in all, in ms. @default {2000} */
@@ -185,7 +187,7 @@ export class StreamSender {
   readonly #fec: number;
   readonly #multicast: boolean;
   readonly #adaptive: boolean;
-  readonly #wallOrigin: number;
+  readonly #wallOrigin: () => number;
   readonly #latencyMs: number;
   readonly #retransmitShare: number;
   readonly #messageTimeoutMs: number;
@@ -244,7 +246,8 @@ export class StreamSender {
     this.#fec = fec;
     this.#multicast = options.multicast ?? false;
     this.#adaptive = options.adaptive ?? true;
-    this.#wallOrigin = options.wallClockOrigin ?? performance.timeOrigin;
+    const origin = options.wallClockOrigin;
+    this.#wallOrigin = origin === undefined ? wallClockLead : () => origin;
     this.#latencyMs = options.latencyMs ?? 120;
     this.#retransmitShare = options.retransmitShare ?? 0.25;
     this.#messageTimeoutMs = options.messageTimeoutMs ?? 2000;
@@ -337,7 +340,7 @@ export class StreamSender {
     if (replaced) this.#stats.framesStale++;
     this.#waiting = {
       bytes,
-      timestamp: timestampUs ?? Math.round((this.#wallOrigin + now) * 1000),
+      timestamp: timestampUs ?? Math.round((this.#wallOrigin() + now) * 1000),
       queuedAt: now,
     };
     this.#fill(now);
@@ -558,7 +561,7 @@ export class StreamSender {
     }
     const out = this.#current!;
     const { sent, block, dataStride } = out;
-    const wallUs = (this.#wallOrigin + now) * 1000;
+    const wallUs = (this.#wallOrigin() + now) * 1000;
     if (out.next < sent.count) {
       const index = out.next++;
       const start = index * dataStride;
@@ -678,7 +681,7 @@ export class StreamSender {
       frameLength: frame.bytes.length,
       crc: frame.crc,
       timestamp: frame.timestamp,
-      sendOffset: (this.#wallOrigin + now) * 1000 - frame.timestamp,
+      sendOffset: (this.#wallOrigin() + now) * 1000 - frame.timestamp,
     });
     datagram.set(payload, DATA_HEADER_BYTES);
     this.#emit(now, datagram, PacketType.data, Flags.retransmission);
@@ -817,7 +820,7 @@ export class StreamSender {
   #queueSenderReport(now: number): void {
     const last = this.#lastReport;
     this.#control.push(encodeSenderReport({
-      senderClock: Math.round((this.#wallOrigin + now) * 1000),
+      senderClock: Math.round((this.#wallOrigin() + now) * 1000),
       echoedClock: last?.receiverClock ?? 0,
       delaySince: last === undefined ? 0 : (now - this.#lastReportAt) * 1000,
       nextFrameId: this.#nextFrameId,
