@@ -42,6 +42,7 @@ import { FrameServer, type ServerStats } from "./lib/server/server.ts";
 import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
+import { startRtsp } from "./lib/rtsp/cli.ts";
 
 const HELP = `Usage: deno run -P server.ts [options]
 
@@ -86,6 +87,10 @@ Options:
                           characters from A-Z a-z 0-9 - _ . ~); also on loopback
   --view-open             no token beyond loopback: anyone who can reach the
                           viewer sees the frames
+  --rtsp PORT             serve what arrives as RTSP, rtsp://127.0.0.1:PORT/live
+                          (the most recently active sender) or /HOST:PORT (one)
+  --rtsp-host ADDR        address for RTSP (default 127.0.0.1)
+  --rtsp-user USER:PASS   ask RTSP players for this user and password (Digest)
   --demo                  also stream a test pattern to this server, and serve the
                           viewer (port 8080, or a free one if it is taken)
   --quiet                 print only the summary
@@ -176,6 +181,9 @@ await runMain(async () => {
     decoder: { type: "string" },
     view: { type: "string" },
     "view-host": { type: "string" },
+    rtsp: { type: "string" },
+    "rtsp-host": { type: "string" },
+    "rtsp-user": { type: "string" },
     join: { type: "string", multiple: true },
     "join-if": { type: "string" },
     "view-token": { type: "string" },
@@ -437,6 +445,17 @@ await runMain(async () => {
       );
     }
   }
+  const rtsp = await startRtsp(values, {
+    onNotice: (text) => warnings.line(text),
+  }).catch(async (error) => {
+    await server.close();
+    await viewer?.close();
+    throw error;
+  });
+  if (rtsp !== undefined) {
+    console.log(`rtsp: ${rtsp.server.url}`);
+    if (rtsp.warning) console.error(`warning: ${rtsp.warning}`);
+  }
   const stopDemo = new AbortController();
   const demoSender = demo
     ? runDemoSender({
@@ -466,7 +485,7 @@ await runMain(async () => {
         : "?x?";
       const kind = frame.format ?? "unknown format";
       if (frame.format !== undefined) {
-        viewer?.publishFrame({
+        const published = {
           sender: frame.sender,
           bytes: frame.bytes,
           format: frame.format,
@@ -474,7 +493,9 @@ await runMain(async () => {
           ...(frame.image
             ? { width: frame.image.width, height: frame.image.height }
             : {}),
-        });
+        };
+        viewer?.publishFrame(published);
+        rtsp?.server.publish(published);
       }
       if (frame.decodeError) {
         limited.line(
@@ -506,6 +527,7 @@ await runMain(async () => {
     await demoSender;
     await server.close();
     await viewer?.close();
+    await rtsp?.close();
     for (const line of await outputs.close()) console.log(line);
     decoder?.close();
     limited.flush();
