@@ -67,6 +67,18 @@ const DEPS = {
     probe: () => commandWorks("gst-inspect-1.0", ["rtpjpegpay"]),
     install: "apt-get install gstreamer1.0-tools gstreamer1.0-plugins-good",
   },
+  rtspsrc: {
+    probe: () => commandWorks("gst-inspect-1.0", ["rtspsrc"]),
+    install: "apt-get install gstreamer1.0-plugins-good gstreamer1.0-rtsp",
+  },
+  "gst-rtsp-server": {
+    probe: () =>
+      commandWorks("/usr/bin/python3", [
+        "-c",
+        "import gi; gi.require_version('GstRtspServer', '1.0')",
+      ]),
+    install: "apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi",
+  },
 } as const;
 
 /** A system dependency name. */
