@@ -9,6 +9,8 @@
  *   {@linkcode StreamReceiver}.
  * - RTP/JPEG (RFC 2435): {@linkcode parseJpeg}, {@linkcode RtpJpegPacketizer},
  *   {@linkcode RtpJpegSender}, {@linkcode RtpReceiver}, {@linkcode writeSdp}.
+ * - RTSP, the server as an IP camera: {@linkcode RtspServer},
+ *   {@linkcode RtspClient}, {@linkcode rtpJpegTranscoder}.
  * - Python's struct module: {@linkcode pack}, {@linkcode unpack}, {@linkcode Struct}.
  * - Codecs: {@linkcode createDecoder}, {@linkcode createEncoder}.
  * - Capture through ffmpeg: {@linkcode openCapture}.
@@ -32,6 +34,7 @@ export * from "./server/mod.ts";
 export * from "./classic/mod.ts";
 export * from "./stream/mod.ts";
 export * from "./rtp/mod.ts";
+export * from "./rtsp/mod.ts";
 export * from "./struct/mod.ts";
 export * from "./codec/mod.ts";
 export * from "./net/mod.ts";
@@ -48,6 +51,7 @@ export type * from "./viewer/history.ts";
 export { checkAccess, randomToken } from "./viewer/access.ts";
 export type { AccessConfig } from "./viewer/access.ts";
 export * from "./image/pattern.ts";
+export * from "./image/scale.ts";
 export * from "./frame_source.ts";
 export { runDemoSender } from "./demo.ts";
 export type { DemoSenderOptions } from "./demo.ts";

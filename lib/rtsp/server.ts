@@ -137,23 +137,6 @@ function urlHost(hostname: string): string {
 }
 
 /**
- * The path of a sender's stream: its `host:port` as it is, with brackets
- * around an IPv6 address.
- *
- * @param sender The sender, `host:port` or `[v6]:port`.
- * @returns The path, without the leading slash.
- *
- * @example An IPv4 and an IPv6 sender
- * ```ts
- * import { senderPath } from "./server.ts";
- * console.log(senderPath("127.0.0.1:50000"), senderPath("[::1]:50000")); // "127.0.0.1:50000" "[::1]:50000"
- * ```
- */
-export function senderPath(sender: string): string {
-  return sender;
-}
-
-/**
  * The sender keys a stream path may name: `host:port` and `[v6]:port` as
  * they are, and `host_port`, `v6_port` or `[v6]_port` for tools that
  * dislike a colon in a path.
@@ -362,7 +345,7 @@ export class RtspServer implements AsyncDisposable {
    * @returns Its URL, such as `rtsp://127.0.0.1:8554/127.0.0.1:50000`.
    */
   senderUrl(sender: string): string {
-    return this.#url.slice(0, -LIVE_PATH.length) + senderPath(sender);
+    return this.#url.slice(0, -LIVE_PATH.length) + sender;
   }
 
   /** The counters. */
@@ -621,10 +604,25 @@ export class RtspServer implements AsyncDisposable {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) this.#open(conn);
-    } catch {
-      // The listener was closed.
+    while (this.#closing === undefined) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (
+          this.#closing !== undefined ||
+          error instanceof Deno.errors.BadResource
+        ) break;
+        // Out of file descriptors, say: wait, and accept again.
+        this.#onNotice(
+          `RTSP: cannot accept a connection: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      this.#open(conn);
     }
   }
 
