@@ -10,7 +10,7 @@
 import type { ImageFormat } from "../codec/types.ts";
 import { endpointKey } from "../net/_ip.ts";
 import { openDatagramSocket } from "../net/open.ts";
-import type { DatagramSocket, Endpoint } from "../net/types.ts";
+import type { DatagramSocket } from "../net/types.ts";
 import {
   type ParsedJpeg,
   parseJpeg,
@@ -18,6 +18,7 @@ import {
 } from "../rtp/jpeg.ts";
 import { FrameBoard } from "../viewer/frame_board.ts";
 import { RtspConnection } from "./_connection.ts";
+import { UdpPacer, type UdpPacing, UdpSink } from "./_udp.ts";
 import { type Credentials, DigestAuth } from "./digest.ts";
 import { writeInterleaved, writeRtspResponse } from "./message.ts";
 import {
@@ -92,6 +93,12 @@ export interface RtspServerOptions {
   mtu?: number;
   /** How many senders to remember. @default {64} */
   maxSenders?: number;
+  /**
+   * How UDP clients' frames are paced: spread over half the frame interval
+   * (at most 40 ms) in bursts of 8 packets; `false` sends each frame back
+   * to back.
+   */
+  udpPacing?: UdpPacing | false;
   /** Gets one-line notices: frames that cannot be sent, refused connections. */
   onNotice?: (text: string) => void;
 }
@@ -120,6 +127,8 @@ interface StreamEntry {
   readonly stream: RtspStream;
   /** Sessions set up on it. */
   sessions: number;
+  /** Paces its UDP clients, once it has one. */
+  pacer: UdpPacer | undefined;
 }
 
 interface Pipeline {
@@ -184,7 +193,8 @@ export class RtspServer implements AsyncDisposable {
   readonly #sessions: RtspSessions;
   readonly #board: FrameBoard;
   readonly #streams = new Map<string, StreamEntry>();
-  readonly #sinks = new Map<string, { sink: MediaSink; stop(): void }>();
+  readonly #sinks = new Map<string, MediaSink & { stop(): void }>();
+  readonly #pacing: UdpPacing;
   readonly #connections = new Map<number, RtspConnection>();
   readonly #pipelines = new Map<string, Pipeline>();
   readonly #noted = new Map<string, string>();
@@ -231,6 +241,9 @@ export class RtspServer implements AsyncDisposable {
       maxBodyBytes: options.maxBodyBytes ?? 65536,
       mtu: options.mtu ?? 1400,
     };
+    this.#pacing = options.udpPacing === false
+      ? { spreadFraction: 0 }
+      : options.udpPacing ?? {};
     this.#transcode = options.transcode;
     this.#onNotice = options.onNotice ?? (() => {});
     this.#board = new FrameBoard({ maxSenders: options.maxSenders ?? 64 });
@@ -420,6 +433,7 @@ export class RtspServer implements AsyncDisposable {
       this.#stop(session, true);
     }
     for (const connection of this.#connections.values()) connection.close();
+    for (const entry of this.#streams.values()) entry.pacer?.close();
     this.#rtp?.close();
     this.#rtcp?.close();
     this.#closing = Promise.allSettled(this.#loops).then(() => {});
@@ -532,6 +546,7 @@ export class RtspServer implements AsyncDisposable {
           cname: `udpimg@${this.addr.hostname}`,
         }),
         sessions: 0,
+        pacer: undefined,
       };
       this.#streams.set(key, entry);
     }
@@ -564,31 +579,36 @@ export class RtspServer implements AsyncDisposable {
   #play(session: RtspSession, nowMs: number): void {
     const entry = this.#entry(session.stream);
     const transport = session.transport;
-    let sink: { sink: MediaSink; stop(): void };
+    let sink: MediaSink & { stop(): void };
     if (transport.kind === "udp") {
       if (this.#rtp === undefined || this.#rtcp === undefined) return;
-      sink = new UdpSink(this.#rtp, this.#rtcp, transport, (error) => {
+      entry.pacer ??= new UdpPacer(
+        this.#rtp,
+        this.#pacing,
+        () => this.#stats.skippedUdp++,
+      );
+      sink = new UdpSink(entry.pacer, this.#rtcp, transport, (error) => {
         this.#note(
           session.id,
           `RTSP: cannot send to ${
             endpointKey(transport.rtp)
           }: ${error.message}`,
         );
-      }, () => this.#stats.skippedUdp++);
+      });
     } else {
       const connection = this.#connections.get(transport.connectionId);
       if (connection === undefined) return;
       sink = new InterleavedSink(connection, session.id, transport.channels);
     }
     this.#sinks.set(session.id, sink);
-    entry.stream.addSink(sink.sink, nowMs, performance.timeOrigin + nowMs);
+    entry.stream.addSink(sink, nowMs, performance.timeOrigin + nowMs);
   }
 
   #pause(session: RtspSession, bye: boolean): void {
     const sink = this.#sinks.get(session.id);
     if (sink === undefined) return;
     this.#sinks.delete(session.id);
-    this.#streams.get(session.stream)?.stream.removeSink(sink.sink, bye);
+    this.#streams.get(session.stream)?.stream.removeSink(sink, bye);
     sink.stop();
   }
 
@@ -599,6 +619,7 @@ export class RtspServer implements AsyncDisposable {
     const entry = this.#streams.get(session.stream);
     if (entry !== undefined && --entry.sessions <= 0) {
       this.#stats.framesEnded += entry.stream.frames;
+      entry.pacer?.close();
       this.#streams.delete(session.stream);
     }
   }
@@ -813,69 +834,8 @@ export class RtspServer implements AsyncDisposable {
   }
 }
 
-/** Sends a session's frames over UDP: one in flight, the newest waiting. */
-class UdpSink implements MediaSink {
-  readonly sink: MediaSink = this;
-  readonly #rtp: DatagramSocket;
-  readonly #rtcp: DatagramSocket;
-  readonly #to: { rtp: Endpoint; rtcp: Endpoint };
-  readonly #onError: (error: Error) => void;
-  readonly #onSkip: () => void;
-  #busy = false;
-  #pending: PacketizedFrame | undefined;
-  #stopped = false;
-
-  constructor(
-    rtp: DatagramSocket,
-    rtcp: DatagramSocket,
-    to: { rtp: Endpoint; rtcp: Endpoint },
-    onError: (error: Error) => void,
-    onSkip: () => void,
-  ) {
-    this.#rtp = rtp;
-    this.#rtcp = rtcp;
-    this.#to = to;
-    this.#onError = onError;
-    this.#onSkip = onSkip;
-  }
-
-  sendFrame(frame: PacketizedFrame): void {
-    if (this.#stopped) return;
-    if (this.#busy) {
-      if (this.#pending !== undefined) this.#onSkip();
-      this.#pending = frame;
-      return;
-    }
-    this.#send(frame);
-  }
-
-  sendRtcp(packet: Uint8Array): void {
-    this.#rtcp.send(packet, this.#to.rtcp).catch((error) =>
-      this.#onError(error)
-    );
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    this.#pending = undefined;
-  }
-
-  #send(frame: PacketizedFrame): void {
-    this.#busy = true;
-    this.#rtp.sendMany(frame.packets, this.#to.rtp).catch((error) =>
-      this.#onError(error)
-    ).finally(() => {
-      this.#busy = false;
-      const next = this.#pending;
-      this.#pending = undefined;
-      if (next !== undefined && !this.#stopped) this.#send(next);
-    });
-  }
-}
-
 /** Sends a session's frames interleaved in its RTSP connection. */
 class InterleavedSink implements MediaSink {
-  readonly sink: MediaSink = this;
   readonly #connection: RtspConnection;
   readonly #slot: string;
   readonly #channels: readonly [number, number];
