@@ -440,3 +440,42 @@ Deno.test("RtspSessions asks for Digest credentials on every method but OPTIONS"
   assert.equal(unauthenticatedSetup.response.status, 401);
   assert.equal(sessions.size, 0);
 });
+
+Deno.test("RtspSessions takes an expired nonce for the session it set up, and asks a new one otherwise", () => {
+  const auth = new DigestAuth({ username: "cam", password: "pw" }, {
+    nonceLifetimeMs: 1000,
+  });
+  const sessions = machine({ auth });
+  const [challenge] = auth.challenge(0);
+  const answer = (method: string, uri: string) =>
+    digestAuthorization(challenge!, {
+      username: "cam",
+      password: "pw",
+      method,
+      uri,
+    });
+  const setupUri = `${BASE}/live/trackID=0`;
+  const set = sessions.handle(
+    0,
+    request("SETUP", setupUri, [
+      ["Transport", "RTP/AVP;unicast;client_port=5000-5001"],
+      ["Authorization", answer("SETUP", setupUri)],
+    ]),
+    connection,
+  );
+  assert.equal(set.response.status, 200);
+  const keepAlive = (headers: [string, string][]) =>
+    sessions.handle(
+      5000,
+      request("GET_PARAMETER", `${BASE}/live`, [
+        ["Authorization", answer("GET_PARAMETER", `${BASE}/live`)],
+        ...headers,
+      ]),
+      connection,
+    );
+  assert.equal(keepAlive([["Session", "session1"]]).response.status, 200);
+  const fresh = keepAlive([]);
+  assert.equal(fresh.response.status, 401);
+  assert.match(header(fresh, "WWW-Authenticate")!, /stale=TRUE/);
+  assert.equal(keepAlive([["Session", "unknown"]]).response.status, 401);
+});

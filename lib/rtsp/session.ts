@@ -359,7 +359,13 @@ export class RtspSessions {
         request.headers.get("Authorization"),
         nowMs,
       );
-      if (!result.ok) {
+      // A player keeps its nonce for the whole session: an old one is
+      // still good for the session it set up, so that keep-alives and
+      // TEARDOWN an hour in do not fail.
+      const id = request.headers.get("Session")?.split(";")[0]?.trim();
+      const ongoing = !result.ok && result.stale && id !== undefined &&
+        this.#sessions.has(id);
+      if (!result.ok && !ongoing) {
         return {
           response: reply(
             401,
