@@ -41,12 +41,28 @@ export interface ReceivedRtpFrame {
   readonly timestamp: number;
 }
 
-/** Thrown when the server answers with an error status. */
+/**
+ * Thrown by {@linkcode RtspClient.play} when the server answers a step
+ * with an error status.
+ *
+ * @example Telling a wrong password from other failures
+ * ```ts ignore
+ * import { RtspClient, RtspStatusError } from "./client.ts";
+ * await using client = await RtspClient.connect("rtsp://cam:wrong@127.0.0.1:8554/live");
+ * try {
+ *   await client.play();
+ * } catch (error) {
+ *   if (error instanceof RtspStatusError && error.status === 401) console.log("wrong password");
+ * }
+ * ```
+ */
 export class RtspStatusError extends Error {
   /** The status code. */
   readonly status: number;
 
   /**
+   * Says which request failed, and how.
+   *
    * @param method The request's method.
    * @param response The answer.
    */

@@ -65,7 +65,18 @@ export type AuthResult =
     readonly reason: string;
   };
 
-/** The MD5 of a string, as 32 lower-case hex digits. */
+/**
+ * The MD5 of a string's UTF-8 bytes, as Digest authentication uses it.
+ *
+ * @param text The text.
+ * @returns 32 lower-case hex digits.
+ *
+ * @example The digest of nothing
+ * ```ts
+ * import { md5Hex } from "./digest.ts";
+ * console.log(md5Hex("")); // "d41d8cd98f00b204e9800998ecf8427e"
+ * ```
+ */
 export function md5Hex(text: string): string {
   return createHash("md5").update(text).digest("hex");
 }
@@ -138,6 +149,8 @@ export class DigestAuth {
   readonly #secret: Uint8Array;
 
   /**
+   * Sets up the check for one user, with a secret of its own for nonces.
+   *
    * @param credentials The one user and password accepted.
    * @param options Realm, nonce lifetime, Basic, secret.
    */

@@ -77,6 +77,8 @@ export class RtspHeaders {
   readonly #entries: [string, string][];
 
   /**
+   * Holds the given headers.
+   *
    * @param entries Name and value pairs, in order.
    */
   constructor(entries: Iterable<readonly [string, string]> = []) {
@@ -219,6 +221,8 @@ export class RtspMessageReader {
   #failed = false;
 
   /**
+   * Makes a reader with nothing read yet.
+   *
    * @param options What the peer sends, and the limits.
    */
   constructor(options: RtspMessageReaderOptions = {}) {

@@ -33,3 +33,4 @@ export * from "./stream.ts";
 export * from "./transcode.ts";
 export * from "./server.ts";
 export * from "./client.ts";
+export type { UdpPacing } from "./_udp.ts";

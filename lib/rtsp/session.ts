@@ -239,6 +239,8 @@ export class RtspSessions {
   readonly #byEndpoint = new Map<string, Session>();
 
   /**
+   * Makes the state machine, with no session.
+   *
    * @param options The streams, authentication, ports and limits.
    */
   constructor(options: RtspSessionsOptions) {

@@ -23,7 +23,16 @@ import {
 import { buildBye, buildSenderReport } from "../rtp/rtcp.ts";
 import { writeInterleaved } from "./message.ts";
 
-/** One frame's packets, shared by every client of a stream. */
+/**
+ * One frame's packets, shared by every client of a stream.
+ *
+ * @example Interleaving a frame for channel 0
+ * ```ts
+ * import { PacketizedFrame } from "./stream.ts";
+ * const frame = new PacketizedFrame([new Uint8Array(12), new Uint8Array(20)], 0);
+ * console.log(frame.bytes, frame.interleaved(0).length); // 32 40
+ * ```
+ */
 export class PacketizedFrame {
   /** The RTP packets, in order. */
   readonly packets: readonly Uint8Array[];
@@ -34,6 +43,8 @@ export class PacketizedFrame {
   #interleaved: [number, Uint8Array][] = [];
 
   /**
+   * Wraps one frame's packets.
+   *
    * @param packets The frame's RTP packets.
    * @param timestamp Their RTP timestamp.
    */
@@ -117,6 +128,9 @@ export class RtspStream {
   #frames = 0;
 
   /**
+   * Makes a stream with no sink, with a random SSRC, sequence number and
+   * timestamp unless given.
+   *
    * @param options SSRC, first sequence number and timestamp, CNAME, MTU.
    */
   constructor(options: RtspStreamOptions = {}) {
