@@ -11,11 +11,7 @@ import type { ImageFormat } from "../codec/types.ts";
 import { endpointKey } from "../net/_ip.ts";
 import { openDatagramSocket } from "../net/open.ts";
 import type { DatagramSocket } from "../net/types.ts";
-import {
-  type ParsedJpeg,
-  parseJpeg,
-  UnsupportedJpegError,
-} from "../rtp/jpeg.ts";
+import { type ParsedJpeg, parseJpeg } from "../rtp/jpeg.ts";
 import { FrameBoard } from "../viewer/frame_board.ts";
 import { RtspConnection } from "./_connection.ts";
 import { UdpPacer, type UdpPacing, UdpSink } from "./_udp.ts";
@@ -402,8 +398,13 @@ export class RtspServer implements AsyncDisposable {
       try {
         jpeg = parseJpeg(frame.bytes);
       } catch (error) {
-        if (!(error instanceof UnsupportedJpegError)) throw error;
-        this.#transcodeLater(frame, now, error.message);
+        // UnsupportedJpegError says why; anything else is a JPEG too broken
+        // to read, which a transcoder may still decode.
+        this.#transcodeLater(
+          frame,
+          now,
+          error instanceof Error ? error.message : String(error),
+        );
         return;
       }
       this.#deliver(frame.sender, jpeg, now);
@@ -755,13 +756,26 @@ export class RtspServer implements AsyncDisposable {
         connection.endAfterFlush();
         return;
       }
-      const { response, effect } = this.#sessions.handle(
-        now,
-        item.request,
-        connection.info,
-      );
-      connection.sendControl(writeRtspResponse(response));
-      if (effect !== undefined) this.#apply(effect, now);
+      try {
+        const { response, effect } = this.#sessions.handle(
+          now,
+          item.request,
+          connection.info,
+        );
+        connection.sendControl(writeRtspResponse(response));
+        if (effect !== undefined) this.#apply(effect, now);
+      } catch (error) {
+        // A bug here must cost one answer, not the server.
+        this.#onNotice(
+          `RTSP: internal error on ${item.request.method}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        connection.sendControl(writeRtspResponse({
+          status: 500,
+          headers: [["CSeq", item.request.headers.get("CSeq") ?? "0"]],
+        }));
+      }
     }
     connection.partialSinceMs = connection.reader.pendingBytes > 0
       ? connection.partialSinceMs ?? now
