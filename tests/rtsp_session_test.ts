@@ -95,6 +95,20 @@ Deno.test("RtspSessions answers OPTIONS and DESCRIBE as a camera does, echoing C
     assert.ok(sdp.includes(`${line}\r\n`), line);
   }
   assert.ok(sdp.indexOf("a=control:*") < sdp.indexOf("m=video"));
+  assert.ok(!sdp.includes("a=framerate"), "no rate before the host knows one");
+  const rated = machine({
+    host: {
+      resolve: () => "live",
+      playInfo: () => ({ sequence: 0, timestamp: 0 }),
+      framerate: () => 29.97,
+    },
+  });
+  const withRate = rated.handle(
+    0,
+    request("DESCRIBE", `${BASE}/live`),
+    connection,
+  );
+  assert.ok(String(withRate.response.body).includes("a=framerate:29.97\r\n"));
 });
 
 Deno.test("RtspSessions finds a sender's stream by its path and answers 404 for an unknown one", () => {

@@ -247,6 +247,7 @@ export class RtspServer implements AsyncDisposable {
       host: {
         resolve: (path) => this.#resolve(path),
         playInfo: (stream, nowMs) => this.#entry(stream).stream.playInfo(nowMs),
+        framerate: (stream) => this.#framerate(stream),
       },
       ...(options.credentials && {
         auth: new DigestAuth(options.credentials, {
@@ -536,6 +537,18 @@ export class RtspServer implements AsyncDisposable {
       }
     }
     return undefined;
+  }
+
+  /** The sender's frame rate over the board's window, rounded to 0.01. */
+  #framerate(stream: string): number | undefined {
+    const sender = stream === LIVE_PATH ? this.#board.primary : stream;
+    if (sender === undefined) return undefined;
+    const stats = this.#board.senderStats(performance.now()).find((s) =>
+      s.sender === sender
+    );
+    return stats && stats.fps > 0
+      ? Math.round(stats.fps * 100) / 100
+      : undefined;
   }
 
   #entry(key: string): StreamEntry {

@@ -75,6 +75,11 @@ export interface RtspStreamHost {
     stream: string,
     nowMs: number,
   ): { sequence: number; timestamp: number };
+  /**
+   * The stream's frame rate, when known, for the SDP's `a=framerate`
+   * (players and recorders show it and use it as the nominal rate).
+   */
+  framerate?(stream: string): number | undefined;
 }
 
 /** How a session's media travel. */
@@ -419,7 +424,9 @@ export class RtspSessions {
           return fail(404, notFound(target.path));
         }
         const origin = connection.local.hostname;
+        const framerate = this.#host.framerate?.(stream);
         const sdp = writeSdp({
+          ...(framerate !== undefined && framerate > 0 && { framerate }),
           address: origin.includes(":") ? "::" : "0.0.0.0",
           port: 0,
           origin,
