@@ -90,6 +90,13 @@ export interface RtspServerOptions {
   /** How many senders to remember. @default {64} */
   maxSenders?: number;
   /**
+   * How long the sender `/live` shows may be silent, in ms, before `/live`
+   * moves to another that is sending.
+   *
+   * @default {2000}
+   */
+  liveSwitchAfterMs?: number;
+  /**
    * How UDP clients' frames are paced: spread over half the frame interval
    * (at most 40 ms) in bursts of 8 packets; `false` sends each frame back
    * to back.
@@ -242,7 +249,11 @@ export class RtspServer implements AsyncDisposable {
       : options.udpPacing ?? {};
     this.#transcode = options.transcode;
     this.#onNotice = options.onNotice ?? (() => {});
-    this.#board = new FrameBoard({ maxSenders: options.maxSenders ?? 64 });
+    this.#board = new FrameBoard({
+      maxSenders: options.maxSenders ?? 64,
+      ...(options.liveSwitchAfterMs !== undefined &&
+        { switchAfterMs: options.liveSwitchAfterMs }),
+    });
     this.#sessions = new RtspSessions({
       host: {
         resolve: (path) => this.#resolve(path),
