@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { missing } from "./_deps.ts";
 import { Child, root, script, withTempDir } from "./_process.ts";
+import { within } from "./_within.ts";
 import { createDecoder } from "../lib/codec/select.ts";
 import type { DecodedImage, ImageDecoder } from "../lib/codec/types.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
@@ -355,26 +356,43 @@ Deno.test("The server sends receiver reports from its RTCP port to where the sen
       timestamp: 0,
     });
     await rtp.sendMany(packets, server.imageAddr);
-    await rtcp.send(
-      buildSenderReport({
-        ssrc: 77,
-        ntpMs: Date.now(),
-        rtpTimestamp: 0,
-        packets: packets.length,
-        octets: 1,
-        cname: "test",
-      }),
-      control,
+    // The frame first: a sender report for a source the server has not seen
+    // yet is not answered to its sender.
+    const frames = server[Symbol.asyncIterator]();
+    await within(20_000, frames.next(), "the frame");
+    const senderReport = buildSenderReport({
+      ssrc: 77,
+      ntpMs: Date.now(),
+      rtpTimestamp: 0,
+      packets: packets.length,
+      octets: 1,
+      cname: "test",
+    });
+    // Sent again until answered, in case one is lost; a deadline closes the
+    // socket, which ends the wait below.
+    await rtcp.send(senderReport, control);
+    const resend = setInterval(
+      () => rtcp.send(senderReport, control).catch(() => {}),
+      200,
     );
+    const deadline = setTimeout(() => rtcp.close(), 20_000);
     const batch = rtcp.createBatch();
     let report: RtcpPacket | undefined;
-    while (report === undefined) {
-      assert.ok(await rtcp.receive(batch) > 0);
-      assert.equal(batch.senders[0]!.port, control.port);
-      const offset = batch.offsets[0]!;
-      [report] = parseRtcp(
-        batch.buffer.subarray(offset, offset + batch.lengths[0]!),
-      );
+    try {
+      while (report === undefined) {
+        assert.ok(
+          await rtcp.receive(batch) > 0,
+          "no receiver report came back within 20 s",
+        );
+        assert.equal(batch.senders[0]!.port, control.port);
+        const offset = batch.offsets[0]!;
+        [report] = parseRtcp(
+          batch.buffer.subarray(offset, offset + batch.lengths[0]!),
+        );
+      }
+    } finally {
+      clearInterval(resend);
+      clearTimeout(deadline);
     }
     assert.ok(report.type === "rr");
     assert.equal(report.reports[0]?.ssrc, 77);
