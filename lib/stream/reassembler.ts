@@ -353,8 +353,15 @@ export class StreamReassembler {
    * @param nextFrameId The sender's next frame id.
    */
   reveal(now: number, nextFrameId: number): void {
-    if (this.#nextId === undefined) return;
     const newest = (nextFrameId - 1) >>> 0;
+    if (this.#nextId === undefined) {
+      if (nextFrameId === 0) return;
+      // Nothing has arrived yet, not even the first frame: ask for the
+      // newest one sent, as a receiver that joins late would.
+      this.#nextId = newest;
+      this.#startId = newest;
+      this.#newestId = (newest - 1) >>> 0;
+    }
     const ahead = frameDiff(newest, this.#newestId);
     if (ahead > 0 && ahead <= MAX_GAP) this.#advanceTo(now, newest);
   }

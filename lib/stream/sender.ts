@@ -222,7 +222,8 @@ export class StreamSender {
   #closing = false;
   #closeDeadline = Infinity;
   #closed = false;
-  #finalReportSent = false;
+  /** While closing: when to say again where the stream ends. */
+  #finalReportDue = -Infinity;
   /** The latest time seen, for the pacer's next send time. */
   #pacerNow = 0;
   readonly #stats: StreamSenderStats;
@@ -461,7 +462,9 @@ export class StreamSender {
     for (const message of this.#messages.values()) {
       if (message.nextAt < due) due = message.nextAt;
     }
-    if (this.#closing && this.#closeDeadline < due) due = this.#closeDeadline;
+    if (this.#closing) {
+      due = Math.min(due, this.#closeDeadline, this.#finalReportDue);
+    }
     return due;
   }
 
@@ -485,7 +488,8 @@ export class StreamSender {
       message.nextAt = now + message.interval;
     }
     if (now >= this.#senderReportDue) this.#queueSenderReport(now);
-    this.#history.expire(now);
+    // While closing, the last frames stay answerable until the end.
+    if (!this.#closing) this.#history.expire(now);
     this.#fill(now);
   }
 
@@ -836,9 +840,10 @@ export class StreamSender {
         frameDiff(report.nextFrameId, this.#nextFrameId) >= 0 &&
         this.#lastReportAt >= 0);
     if (!delivered && now < this.#closeDeadline) {
-      if (!this.#finalReportSent) {
-        // Says where the stream ends, so the receiver can answer at once.
-        this.#finalReportSent = true;
+      if (now >= this.#finalReportDue) {
+        // Says where the stream ends, so that the receiver can ask for a
+        // lost last frame; again every few round trips, in case it is lost.
+        this.#finalReportDue = now + Math.max(10, 2 * this.#rtt.smoothed);
         this.#queueSenderReport(now);
         this.#fill(now);
       }
