@@ -40,6 +40,10 @@ const DEPS = {
     probe: () => commandWorks("ffmpeg", ["-version"]),
     install: "apt-get install ffmpeg",
   },
+  python3: {
+    probe: () => commandWorks("/usr/bin/python3", ["--version"]),
+    install: "apt-get install python3",
+  },
   opencv: {
     probe: () => commandWorks("/usr/bin/python3", ["-c", "import cv2"]),
     install: "apt-get install python3-opencv",

@@ -20,12 +20,16 @@ export class Child implements AsyncDisposable {
 
   /**
    * With `rawStdout`, stdout is left unread for the test (`process.stdout`),
-   * and only stderr is read as lines.
+   * and only stderr is read as lines. `env` adds to the environment.
    */
   constructor(
     command: string,
     args: string[],
-    options: { cwd?: string; rawStdout?: boolean } = {},
+    options: {
+      cwd?: string;
+      rawStdout?: boolean;
+      env?: Record<string, string>;
+    } = {},
   ) {
     this.process = new Deno.Command(command, {
       args,
@@ -33,6 +37,7 @@ export class Child implements AsyncDisposable {
       stdout: "piped",
       stderr: "piped",
       ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.env ? { env: options.env } : {}),
     }).spawn();
     this.#done = Promise.all([
       options.rawStdout

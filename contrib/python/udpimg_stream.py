@@ -1158,11 +1158,19 @@ class Receiver:
         self.drops[reason] += 1
 
     def drop(self, reason: str, stream: Stream, frame_id: int, detail: str) -> None:
-        self.totals[reason] += 1
         self.events.append(("dropped", stream, frame_id, reason, detail))
 
+    def total(self, name: str) -> int:
+        """A count over every stream, forgotten ones included."""
+        return self.totals[name] + sum(s.stats[name] for s in self.streams.values())
+
+    def _forget(self, key: tuple) -> None:
+        stream = self.streams.pop(key)
+        stream.free_all()
+        for name, value in stream.stats.items():
+            self.totals[name] += value
+
     def deliver(self, stream: Stream, frame: Frame, data: bytearray) -> None:
-        self.totals["delivered"] += 1
         now_us = self.clock.us(self.now)
         latency = estimated = None
         if stream.local:
@@ -1199,8 +1207,7 @@ class Receiver:
             stream = Stream(self, key, stream_id, now)
             self.streams[key] = stream
             while len(self.streams) > self.MAX_STREAMS:
-                _, old = self.streams.popitem(last=False)
-                old.free_all()
+                self._forget(next(iter(self.streams)))
         else:
             self.streams.move_to_end(key)
         if not stream.log_packet(now, number, size):
@@ -1342,8 +1349,7 @@ class Receiver:
             if silent >= self.SILENT or (stream.bye and not stream.frames):
                 if stream.bye and not stream.frames and silent < self.REPORTS_STOP_AFTER:
                     self._report(now, stream)
-                stream.free_all()
-                del self.streams[key]
+                self._forget(key)
 
     def flush_reports(self, now: float) -> None:
         """Reports to every stream heard from lately, as the receiver stops."""
@@ -1660,8 +1666,8 @@ def run_send(args) -> int:
         nonlocal produced
         if count is not None and produced >= count:
             return None
-        if interval == 0 and not sender.idle:
-            return now + 0.0005
+        if camera is None and sender.waiting is not None or interval == 0 and not sender.idle:
+            return now + 0.0005  # files are all sent: none is replaced by the next
         if camera is not None:
             if camera.failed:
                 raise OSError(camera.failed)
@@ -1854,7 +1860,7 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
         except OSError:
             pass
     seconds = time.monotonic() - start
-    totals = receiver.totals
+    totals = {name: receiver.total(name) for name in STAT_NAMES}
     dropped = sum(receiver.drops.values())
     reasons = ",".join(f"{k}:{v}" for k, v in sorted(receiver.drops.items()))
     latencies.sort()
