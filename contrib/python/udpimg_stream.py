@@ -874,14 +874,18 @@ class Stream:
             self.free_all()
             self.next_id = self.start_id = frame_id
             self.newest_id = (frame_id - 1) & U32
-        while serial_diff(frame_id, self.next_id) >= self.MAX_FRAMES:
-            head = self.frames.get(self.next_id)
-            if head is None:
-                self.next_id = (self.next_id + 1) & U32
-                continue
-            if not head.complete:
-                self.give_up(head)
+        floor = (frame_id - self.MAX_FRAMES + 1) & U32
+        if serial_diff(floor, self.next_id) > 0:
+            for frame in list(self.frames.values()):
+                if not frame.complete and serial_diff(floor, frame.id) > 0:
+                    self.give_up(frame)
             self.release()
+            skipped = serial_diff(floor, self.next_id)
+            if skipped > 0:  # frames never opened, jumped over at once
+                self.stats["lost"] += skipped
+                self.receiver.drop("lost", self, self.next_id,
+                                   f"{skipped} frames never seen, pushed out by frame {frame_id}")
+                self.next_id = floor
         deadline = now + self.receiver.latency
         start = (self.newest_id + 1) & U32
         if serial_diff(start, self.next_id) < 0:
@@ -1334,12 +1338,14 @@ class Receiver:
                 NACK_ENTRY.pack_into(body, 4 + NACK_ENTRY_BYTES * k, frame_id, first, bitmap)
             self._send(now, stream, NACK, bytes(body))
 
-    def handle_timeout(self, now: float) -> None:
-        """Runs what is due: NACKs, reports, expiry, forgetting streams."""
+    def handle_timeout(self, now: float, drained: bool = True) -> None:
+        """Runs what is due: NACKs, reports, expiry, forgetting streams.
+        `drained` says that no datagram waits to be read: while some do,
+        NACKs wait, lest they ask for chunks that are already here."""
         self.now = now
         for key, stream in list(self.streams.items()):
             stream.expire(now)
-            if now >= stream.nack_due:
+            if drained and now >= stream.nack_due:
                 self._nacks(now, stream)
             silent = now - stream.last_arrival
             if now >= stream.next_report:
@@ -1791,11 +1797,14 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
         timeout = min(max(0.0, receiver.poll_timeout(now) - now), 0.25)
         readable, _, _ = select.select([sock], [], [], timeout)
         now = time.monotonic()
+        drained = True
         if readable:
+            drained = False
             for _ in range(512):
                 try:
                     n, addr = sock.recvfrom_into(buffer)
                 except (BlockingIOError, InterruptedError):
+                    drained = True
                     break
                 except OSError:
                     continue
@@ -1807,7 +1816,7 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
                         raise
                     print(f"warning: dropped a datagram: {type(error).__name__}: {error}",
                           file=sys.stderr, flush=True)
-        receiver.handle_timeout(now)
+        receiver.handle_timeout(now, drained)
         for data, addr in receiver.transmits:
             try:
                 sock.sendto(data, addr)
