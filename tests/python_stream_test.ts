@@ -243,6 +243,63 @@ Deno.test({
 });
 
 Deno.test({
+  name: "Python sender with OpenCV streams a video file as JPEG frames",
+  ignore: missing("opencv", "ffmpeg"),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const video = `${dir}/clip.mp4`;
+      const { success } = await new Deno.Command("ffmpeg", {
+        args: [
+          "-loglevel",
+          "error",
+          "-f",
+          "lavfi",
+          "-i",
+          "testsrc=size=320x240:rate=30",
+          "-frames:v",
+          "10",
+          "-pix_fmt",
+          "yuv420p",
+          video,
+        ],
+        stdout: "null",
+      }).output();
+      assert.ok(success, "ffmpeg could not make the clip");
+      const { child: receiver, port } = await pyReceiver([
+        "--out",
+        `${dir}/out`,
+        "--count",
+        "10",
+      ]);
+      await using _ = receiver;
+      await using sender = py([
+        "send",
+        "--camera",
+        video,
+        "--port",
+        String(port),
+        "--fps",
+        "30",
+        ...SENDER_LATENCY,
+      ]);
+      await exited(sender, "the Python sender");
+      await exited(receiver, "the Python receiver");
+      assert.equal(summary(sender.stdout).frames, "10");
+      for (let i = 1; i <= 10; i++) {
+        const jpeg = Deno.readFileSync(
+          `${dir}/out/${String(i).padStart(6, "0")}.jpg`,
+        );
+        assert.deepEqual([...jpeg.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+        assert.deepEqual([...jpeg.subarray(-2)], [0xff, 0xd9]);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "Python sender to server.ts --protocol stream: frames saved byte-exact",
   ignore: ignoreTs,
   async fn() {

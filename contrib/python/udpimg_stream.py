@@ -1420,7 +1420,7 @@ def make_parser() -> Parser:
                           description="Send image files, in turn, as a stream of frames.")
     send.add_argument("files", nargs="*", metavar="FILE", help="images to send, repeated in turn")
     send.add_argument("--camera", metavar="DEVICE",
-                      help="capture from an OpenCV camera (an index such as 0, or a path)")
+                      help="capture with OpenCV: a camera index such as 0, a device or a video file")
     send.add_argument("--host", default="127.0.0.1", help="the receiver (default 127.0.0.1)")
     send.add_argument("--port", type=positive_int("--port", 1, 65535), default=9999,
                       help="the receiver's port (default 9999)")
@@ -1522,7 +1522,9 @@ def read_frames(paths: list) -> list:
 
 
 class Camera:
-    """Frames from OpenCV, captured on a thread; the newest one is kept."""
+    """Frames from OpenCV, captured on a thread. Of a camera's frames the
+    newest is kept; a video file's are all kept, in turn, and its end ends
+    the stream."""
 
     def __init__(self, device: str, quality: int) -> None:
         try:
@@ -1535,27 +1537,42 @@ class Camera:
         if not self.capture.isOpened():
             raise OSError(f"cannot open camera '{device}'")
         self.params = [int(cv2.IMWRITE_JPEG_QUALITY), quality]
-        self.latest = None
+        self.is_file = os.path.isfile(device)
+        self.frames = collections.deque()
+        self.room = threading.Semaphore(4)  # a file's frames read ahead
         self.lock = threading.Lock()
         self.failed = None
+        self.ended = False
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        frames = 0
         while self.running:
+            if self.is_file:
+                while self.running and not self.room.acquire(timeout=0.1):
+                    pass
             ok, image = self.capture.read()
             if not ok:
-                self.failed = "the camera gave no frame"
+                if frames == 0:
+                    self.failed = "the camera gave no frame"
+                self.ended = True
                 return
+            frames += 1
             ok, encoded = self.cv2.imencode(".jpg", image, self.params)
             if ok:
                 with self.lock:
-                    self.latest = (encoded.tobytes(), time.time_ns() // 1000)
+                    if not self.is_file:
+                        self.frames.clear()
+                    self.frames.append((encoded.tobytes(), time.time_ns() // 1000))
 
     def take(self):
+        """The next frame, or None (see `ended`)."""
         with self.lock:
-            frame, self.latest = self.latest, None
+            frame = self.frames.popleft() if self.frames else None
+        if frame is not None and self.is_file:
+            self.room.release()
         return frame
 
     def close(self) -> None:
@@ -1672,14 +1689,16 @@ def run_send(args) -> int:
         nonlocal produced
         if count is not None and produced >= count:
             return None
-        if camera is None and sender.waiting is not None or interval == 0 and not sender.idle:
+        all_sent = camera is None or camera.is_file
+        if all_sent and sender.waiting is not None or interval == 0 and not sender.idle:
             return now + 0.0005  # files are all sent: none is replaced by the next
         if camera is not None:
             if camera.failed:
                 raise OSError(camera.failed)
+            ended = camera.ended
             frame = camera.take()
             if frame is None:
-                return now + 0.002
+                return None if ended else now + 0.002
             sender.push_frame(now, frame[0], frame[1])
         else:
             sender.push_frame(now, files[produced % len(files)])
@@ -1790,7 +1809,7 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
     start = time.monotonic()
     saved = 0
     received_bytes = 0
-    first_frame_at = None
+    first_frame_at = last_frame_at = None
     latencies: list = []
     while not stop.requested and (args.count is None or saved < args.count):
         now = time.monotonic()
@@ -1834,6 +1853,7 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
                 received_bytes += len(data)
                 if first_frame_at is None:
                     first_frame_at = now
+                last_frame_at = now
                 name = "-"
                 if args.out is not None:
                     name = os.path.join(args.out, f"{saved:06d}{sniff_extension(data)}")
@@ -1874,7 +1894,7 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
     reasons = ",".join(f"{k}:{v}" for k, v in sorted(receiver.drops.items()))
     latencies.sort()
     median = f"{latencies[len(latencies) // 2] / 1000:.1f}" if latencies else "-"
-    span = (now - first_frame_at) if first_frame_at is not None else 0
+    span = (last_frame_at - first_frame_at) if first_frame_at is not None else 0
     out_line(f"frames={saved}", f"lost={totals['lost']}", f"late={totals['late']}",
              f"corrupt={totals['corrupt']}", f"nack_recovered={totals['recovered_nack']}",
              f"fec_recovered={totals['recovered_fec']}",
