@@ -316,6 +316,11 @@ Deno.test({
       await exited(server, "server.ts");
       assertSaved(out, 9);
       assert.equal(sent.frames, "9");
+      assert.match(
+        sent.rtt_ms!,
+        /^\d/,
+        "no RTT: server.ts's reports were not read",
+      );
       assert.equal(summary(server.stdout).lost, "0");
     } finally {
       await Deno.remove(out, { recursive: true });
@@ -337,10 +342,11 @@ Deno.test({
         "9",
       ]);
       await using _ = receiver;
-      await tsSend(port, 9);
+      const sent = await tsSend(port, 9);
       await exited(receiver, "the Python receiver");
       assertSaved(out, 9);
       assert.equal(summary(receiver.stdout).corrupt, "0");
+      assert.match(sent.rtt_ms!, /^\d/, "no RTT: our reports were not read");
     } finally {
       await Deno.remove(out, { recursive: true });
     }

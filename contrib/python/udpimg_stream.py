@@ -56,7 +56,8 @@ import time
 # nack (3): entry count (16), reserved (16), entries of
 #   frame id (32) | first chunk (16, 0xFFFF: whole frame) | bitmap (16)
 # report (4): highest packet number (64), delay since (32), receiver clock
-#   (64), then thirteen 32-bit counts: 92 bytes
+#   (64), then fourteen 32-bit fields (the last two: frames skipped, frames
+#   waiting): 96 bytes
 # message (5): message id (32), UTF-8 JSON
 # message-ack (6): message id (32), status (8), reserved (24), UTF-8 reply
 # sender-report (7): sender clock (64), echoed clock (64), delay since (32),
@@ -78,7 +79,7 @@ DATA_HEADER_BYTES = 48
 PARITY_HEADER_BYTES = 52
 NACK_HEADER_BYTES = 24
 NACK_ENTRY_BYTES = 8
-REPORT_BYTES = 92
+REPORT_BYTES = 96
 SENDER_REPORT_BYTES = 44
 MESSAGE_HEADER_BYTES = 24
 MESSAGE_ACK_HEADER_BYTES = 28
@@ -95,7 +96,7 @@ DATA_HEADER = struct.Struct(">2sBBB3xIQIHHIIQI")
 PARITY_HEADER = struct.Struct(">2sBBB3xIQIHHIIQIHH")
 NACK_COUNT = struct.Struct(">H")  # at offset 20
 NACK_ENTRY = struct.Struct(">IHH")
-REPORT_BODY = struct.Struct(">QIQ13I")  # at offset 20
+REPORT_BODY = struct.Struct(">QIQ14I")  # at offset 20
 SENDER_REPORT_BODY = struct.Struct(">QQII")  # at offset 20
 U32_AT = struct.Struct(">I")
 MESSAGE_ACK_BODY = struct.Struct(">IB3x")  # at offset 20
@@ -1233,6 +1234,10 @@ class Receiver:
                     best = sorted(o for _, o in sorted(stream.offsets)[:8])
                     stream.theta = best[len(best) // 2]
             stream.reveal(now, next_id)
+            if next_id == stream.next_id:
+                # Everything the sender has sent is resolved: it may be
+                # waiting for that to end the stream, so say so at once.
+                stream.next_report = min(stream.next_report, now)
         elif kind == MESSAGE:
             if size < MESSAGE_HEADER_BYTES:
                 self.count("malformed")
@@ -1322,7 +1327,8 @@ class Receiver:
             s["delivered"] & U32, s["lost"] & U32, s["late"] & U32, s["corrupt"] & U32,
             s["recovered_nack"] & U32, s["recovered_fec"] & U32, s["chunks_late"] & U32,
             min(U32, int(stream.jitter)), min(U32, stream.queueing_delay()),
-            0)  # frames skipped: frames are written as they come, none is skipped
+            # Frames are written as they come: none is skipped, none waits.
+            0, 0)
         self._send(now, stream, REPORT, body)
 
     def _nacks(self, now: float, stream: Stream) -> None:
