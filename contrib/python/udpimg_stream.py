@@ -276,7 +276,7 @@ class SentFrame:
     """A frame being sent or kept in the history for NACKs."""
 
     __slots__ = ("id", "data", "count", "size", "crc", "timestamp", "flags",
-                 "next_index", "parities", "finished_at", "queued")
+                 "next_index", "parities", "finished_at", "queued", "resent_at")
 
     def __init__(self, frame_id: int, data: bytes, count: int, crc: int,
                  timestamp: int, parity_groups: int) -> None:
@@ -294,6 +294,7 @@ class SentFrame:
             for j in range(parity_groups))
         self.finished_at = None
         self.queued = None  # bytearray of chunks queued for retransmission
+        self.resent_at = None  # when each chunk was last sent again
 
     def chunk(self, index: int):
         start = index * self.size
@@ -394,6 +395,7 @@ class Sender:
         self.resent = 0
         self.skipped = 0
         self.unknown_nacks = 0
+        self.suppressed = 0
         self.ignored = 0
         self.report: tuple | None = None  # the newest report's fields
 
@@ -472,7 +474,7 @@ class Sender:
             for k in range(entries):
                 frame_id, first, bitmap = NACK_ENTRY.unpack_from(
                     datagram, NACK_HEADER_BYTES + NACK_ENTRY_BYTES * k)
-                self._answer(frame_id, first, bitmap)
+                self._answer(now, frame_id, first, bitmap)
         elif kind == REPORT:
             if size < REPORT_BYTES:
                 self.ignored += 1
@@ -499,7 +501,7 @@ class Sender:
                 reply = bytes(datagram[MESSAGE_ACK_HEADER_BYTES:]).decode("utf-8", "replace")
                 self.events.append(("ack", message_id, status, reply, now - message.first_sent))
 
-    def _answer(self, frame_id: int, first: int, bitmap: int) -> None:
+    def _answer(self, now: float, frame_id: int, first: int, bitmap: int) -> None:
         frame = self.history.get(frame_id)
         if frame is None:
             self.unknown_nacks += 1
@@ -510,11 +512,16 @@ class Sender:
             indexes = [first] + [first + 1 + b for b in range(16) if bitmap >> b & 1]
         if frame.queued is None:
             frame.queued = bytearray(frame.count)
+            frame.resent_at = [-1e9] * frame.count
+        recently = now - self.rtt.smoothed / 2
         for index in indexes:
-            # A chunk not yet sent the first time is not sent again.
+            # A chunk not yet sent the first time is not sent again, and one
+            # sent again is so at most once per half RTT.
             if index >= frame.count or (frame is self.current and index >= frame.next_index):
                 continue
-            if not frame.queued[index]:
+            if frame.resent_at[index] > recently:
+                self.suppressed += 1
+            elif not frame.queued[index]:
                 frame.queued[index] = 1
                 self.resend.append((frame, index))
 
@@ -601,6 +608,7 @@ class Sender:
                 continue
             self.resend_tokens -= size
             self.resent += 1
+            frame.resent_at[index] = now
             datagram = self._data(now, frame, index, frame.flags | FLAG_RETRANSMISSION)
             self._sent(datagram)
             return datagram
@@ -652,7 +660,7 @@ class Sender:
 
     def expire(self, now: float) -> None:
         """Forgets frames older than the history keeps."""
-        keep = self.latency + 0.25 + 2 * self.rtt.smoothed
+        keep = self.latency + 0.2
         while self.history:
             oldest = next(iter(self.history.values()))
             if oldest.finished_at is None or now - oldest.finished_at <= keep:
