@@ -104,8 +104,9 @@ async function tsServer(
   return { child, port: Number(match[1]) };
 }
 
-interface Relay extends AsyncDisposable {
+interface Relay {
   readonly addr: { port: number };
+  close(): Promise<void>;
   readonly stats: {
     forward: { lost: number; duplicated: number; reordered: number };
     backward: { lost: number };
@@ -217,32 +218,6 @@ async function tsSend(
 }
 
 Deno.test({
-  name: "Python sender to Python receiver: every frame saved byte-exact",
-  ignore: ignorePy,
-  async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: receiver, port } = await pyReceiver([
-        "--out",
-        out,
-        "--count",
-        "9",
-      ]);
-      await using _ = receiver;
-      const sent = await pySend(port, 9);
-      await exited(receiver, "the Python receiver");
-      assertSaved(out, 9);
-      assert.equal(sent.frames, "9");
-      const got = summary(receiver.stdout);
-      assert.equal(got.lost, "0");
-      assert.equal(got.corrupt, "0");
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
   name: "Python sender with OpenCV streams a video file as JPEG frames",
   ignore: missing("opencv", "ffmpeg"),
   async fn() {
@@ -299,32 +274,80 @@ Deno.test({
   },
 });
 
+type Side = "python" | "ts";
+
+const SENDER: Record<Side, string> = {
+  python: "The Python sender",
+  ts: "client.ts",
+};
+const RECEIVER: Record<Side, string> = {
+  python: "the Python receiver",
+  ts: "server.ts",
+};
+
+interface Transfer {
+  /** The sender's summary. */
+  sent: Record<string, string>;
+  /** The receiver's summary. */
+  got: Record<string, string>;
+  /** What the relay did, when there was one. */
+  relay?: Relay["stats"];
+}
+
+/**
+ * Sends `count` frames from one implementation to the other, through the
+ * lossy relay when `lossy`, and checks that the receiver saved every one
+ * byte-exact and lost none.
+ */
+async function transfer(
+  from: Side,
+  to: Side,
+  count: number,
+  options: { lossy?: boolean; senderArgs?: string[] } = {},
+): Promise<Transfer> {
+  const out = await Deno.makeTempDir();
+  try {
+    const args = ["--out", out, "--count", String(count)];
+    const { child: receiver, port } = to === "python"
+      ? await pyReceiver(args)
+      : await tsServer(args);
+    await using _ = receiver;
+    const relay = options.lossy ? await lossyRelay(port) : undefined;
+    try {
+      const target = relay?.addr.port ?? port;
+      const sent = from === "python"
+        ? await pySend(target, count, options.senderArgs)
+        : await tsSend(target, count, options.senderArgs);
+      await exited(receiver, RECEIVER[to]);
+      assertSaved(out, count);
+      const got = summary(receiver.stdout);
+      assert.equal(got.lost, "0", JSON.stringify(got));
+      assert.equal(got.corrupt ?? "0", "0", JSON.stringify(got));
+      assert.match(sent.rtt_ms!, /^\d/, "no RTT: the sender read no report");
+      return { sent, got, ...(relay ? { relay: relay.stats } : {}) };
+    } finally {
+      await relay?.close();
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "Python sender to Python receiver: every frame saved byte-exact",
+  ignore: ignorePy,
+  async fn() {
+    const { sent } = await transfer("python", "python", 9);
+    assert.equal(sent.frames, "9");
+    assert.equal(sent.delivered, "9");
+  },
+});
+
 Deno.test({
   name: "Python sender to server.ts --protocol stream: frames saved byte-exact",
   ignore: ignoreTs,
   async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: server, port } = await tsServer([
-        "--out",
-        out,
-        "--count",
-        "9",
-      ]);
-      await using _ = server;
-      const sent = await pySend(port, 9);
-      await exited(server, "server.ts");
-      assertSaved(out, 9);
-      assert.equal(sent.frames, "9");
-      assert.match(
-        sent.rtt_ms!,
-        /^\d/,
-        "no RTT: server.ts's reports were not read",
-      );
-      assert.equal(summary(server.stdout).lost, "0");
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
+    await transfer("python", "ts", 9);
   },
 });
 
@@ -333,150 +356,44 @@ Deno.test({
     "client.ts --protocol stream to the Python receiver: frames saved byte-exact",
   ignore: ignoreTs,
   async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: receiver, port } = await pyReceiver([
-        "--out",
-        out,
-        "--count",
-        "9",
-      ]);
-      await using _ = receiver;
-      const sent = await tsSend(port, 9);
-      await exited(receiver, "the Python receiver");
-      assertSaved(out, 9);
-      assert.equal(summary(receiver.stdout).corrupt, "0");
-      assert.match(sent.rtt_ms!, /^\d/, "no RTT: our reports were not read");
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
+    await transfer("ts", "python", 9);
   },
 });
 
-Deno.test({
-  name:
-    "Python sender through 5% loss to server.ts: its retransmissions repair every frame",
-  ignore: ignoreTs,
-  async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: server, port } = await tsServer([
-        "--out",
-        out,
-        "--count",
-        "12",
-      ]);
-      await using _ = server;
-      await using relay = await lossyRelay(port);
-      const sent = await pySend(relay.addr.port, 12);
-      await exited(server, "server.ts");
-      assertSaved(out, 12);
-      const got = summary(server.stdout);
-      assert.equal(got.lost, "0");
+for (
+  const [from, to] of [["python", "ts"], ["ts", "python"], [
+    "python",
+    "python",
+  ]] as const
+) {
+  Deno.test({
+    name: `${SENDER[from]} through 5% loss to ${
+      RECEIVER[to]
+    }: NACKs and retransmissions repair every frame`,
+    ignore: ignoreTs,
+    async fn() {
+      const { sent, got, relay } = await transfer(from, to, 12, {
+        lossy: true,
+      });
       assert.ok(Number(got.recovered_nack) > 0, JSON.stringify(got));
-      assert.ok(Number(sent.resent) > 0, JSON.stringify(sent));
-      assert.ok(relay.stats.forward.lost > 0 && relay.stats.backward.lost > 0);
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "client.ts through 5% loss to the Python receiver: its NACKs repair every frame",
-  ignore: ignoreTs,
-  async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: receiver, port } = await pyReceiver([
-        "--out",
-        out,
-        "--count",
-        "12",
-      ]);
-      await using _ = receiver;
-      await using relay = await lossyRelay(port);
-      await tsSend(relay.addr.port, 12);
-      await exited(receiver, "the Python receiver");
-      assertSaved(out, 12);
-      const got = summary(receiver.stdout);
-      assert.equal(got.lost, "0");
-      assert.equal(got.corrupt, "0");
-      assert.ok(Number(got.nack_recovered) > 0, JSON.stringify(got));
-      assert.ok(relay.stats.forward.duplicated > 0);
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "Python sender through 5% loss to the Python receiver: NACKs repair every frame",
-  ignore: ignoreTs,
-  async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      const { child: receiver, port } = await pyReceiver([
-        "--out",
-        out,
-        "--count",
-        "12",
-      ]);
-      await using _ = receiver;
-      await using relay = await lossyRelay(port);
-      const sent = await pySend(relay.addr.port, 12);
-      await exited(receiver, "the Python receiver");
-      assertSaved(out, 12);
-      const got = summary(receiver.stdout);
-      assert.equal(got.lost, "0");
-      assert.ok(Number(got.nack_recovered) > 0, JSON.stringify(got));
-      assert.ok(Number(sent.resent) > 0, JSON.stringify(sent));
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
-  },
-});
+      assert.ok(Number(sent.retransmitted) > 0, JSON.stringify(sent));
+      assert.ok(relay!.forward.lost > 0 && relay!.backward.lost > 0);
+      assert.ok(relay!.forward.duplicated > 0 && relay!.forward.reordered > 0);
+    },
+  });
+}
 
 Deno.test({
   name: "Parity from either side repairs chunks on the other through 5% loss",
   ignore: ignoreTs,
   async fn() {
-    const out = await Deno.makeTempDir();
-    try {
-      {
-        const { child: server, port } = await tsServer([
-          "--out",
-          `${out}/ts`,
-          "--count",
-          "6",
-        ]);
-        await using _ = server;
-        await using relay = await lossyRelay(port);
-        await pySend(relay.addr.port, 6, ["--fec", "4"]);
-        await exited(server, "server.ts");
-        assertSaved(`${out}/ts`, 6);
-        const got = summary(server.stdout);
-        assert.ok(Number(got.recovered_fec) > 0, JSON.stringify(got));
-      }
-      {
-        const { child: receiver, port } = await pyReceiver([
-          "--out",
-          `${out}/py`,
-          "--count",
-          "6",
-        ]);
-        await using _ = receiver;
-        await using relay = await lossyRelay(port);
-        await tsSend(relay.addr.port, 6, ["--fec", "4"]);
-        await exited(receiver, "the Python receiver");
-        assertSaved(`${out}/py`, 6);
-        const got = summary(receiver.stdout);
-        assert.ok(Number(got.fec_recovered) > 0, JSON.stringify(got));
-      }
-    } finally {
-      await Deno.remove(out, { recursive: true });
+    for (const [from, to] of [["python", "ts"], ["ts", "python"]] as const) {
+      const { sent, got } = await transfer(from, to, 6, {
+        lossy: true,
+        senderArgs: ["--fec", "4"],
+      });
+      assert.ok(Number(sent.fec) > 0, JSON.stringify(sent));
+      assert.ok(Number(got.recovered_fec) > 0, JSON.stringify(got));
     }
   },
 });

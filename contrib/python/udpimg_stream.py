@@ -392,6 +392,8 @@ class Sender:
         self.stale = 0
         self.datagrams = 0
         self.bytes_sent = 0
+        self.frame_bytes = 0
+        self.parity_sent = 0
         self.resent = 0
         self.skipped = 0
         self.unknown_nacks = 0
@@ -624,9 +626,11 @@ class Sender:
                 self.resend_tokens = min(self.resend_cap, self.resend_tokens + len(datagram) / 4)
             else:
                 datagram = self._parity(now, frame, *frame.parities.popleft())
+                self.parity_sent += 1
             if frame.next_index == frame.count and not frame.parities:
                 frame.finished_at = now
                 self.frames_sent += 1
+                self.frame_bytes += len(frame.data)
                 self.current = None
                 if self.finishing_since is not None and self.waiting is None:
                     # Tell the receiver at once that the last frame is whole.
@@ -1411,7 +1415,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see --help")
 
 
-def positive_int(name: str, low: int = 0, high: int | None = None):
+def positive_int(low: int = 0, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -1422,6 +1426,12 @@ def positive_int(name: str, low: int = 0, high: int | None = None):
             raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got '{text}'")
         return value
     return parse
+
+
+def add_receiver_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="the receiver (default 127.0.0.1)")
+    parser.add_argument("--port", type=positive_int(1, 65535), default=9999,
+                        help="the receiver's port (default 9999)")
 
 
 def make_parser() -> Parser:
@@ -1435,54 +1445,50 @@ def make_parser() -> Parser:
     send.add_argument("files", nargs="*", metavar="FILE", help="images to send, repeated in turn")
     send.add_argument("--camera", metavar="DEVICE",
                       help="capture with OpenCV: a camera index such as 0, a device or a video file")
-    send.add_argument("--host", default="127.0.0.1", help="the receiver (default 127.0.0.1)")
-    send.add_argument("--port", type=positive_int("--port", 1, 65535), default=9999,
-                      help="the receiver's port (default 9999)")
+    add_receiver_address(send)
     send.add_argument("--fps", type=float, default=30.0,
                       help="frames a second; 0 sends as fast as pacing allows (default 30)")
-    send.add_argument("--count", type=positive_int("--count", 1), default=None,
+    send.add_argument("--count", type=positive_int(1), default=None,
                       help="frames to send (default: each file once; a camera: until Ctrl-C)")
     send.add_argument("--rate", type=float, default=100.0, metavar="MBIT",
                       help="pacing rate in Mbit/s (default 100)")
-    send.add_argument("--chunk-size", type=positive_int("--chunk-size", MIN_DATAGRAM_BYTES,
+    send.add_argument("--chunk-size", type=positive_int(MIN_DATAGRAM_BYTES,
                                                         MAX_DATAGRAM_BYTES),
                       default=DEFAULT_DATAGRAM_BYTES, metavar="BYTES",
                       help="largest datagram, headers included (default 1200)")
-    send.add_argument("--fec", type=positive_int("--fec", 0, MAX_CHUNKS), default=0,
+    send.add_argument("--fec", type=positive_int(0, MAX_CHUNKS), default=0,
                       metavar="K", help="one XOR parity datagram per K chunks (default 0: none)")
-    send.add_argument("--latency", type=positive_int("--latency", 1), default=120, metavar="MS",
+    send.add_argument("--latency", type=positive_int(1), default=120, metavar="MS",
                       help="the receiver's latency budget, for the history (default 120)")
-    send.add_argument("--quality", type=positive_int("--quality", 1, 100), default=80,
+    send.add_argument("--quality", type=positive_int(1, 100), default=80,
                       help="JPEG quality for --camera (default 80)")
     send.add_argument("--quiet", action="store_true", help="print only the summary")
 
     recv = sub.add_parser("recv", help="receive streams and save their frames",
                           description="Receive streams, save each whole frame to DIR.")
     recv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    recv.add_argument("--port", type=positive_int("--port", 0, 65535), default=9999,
+    recv.add_argument("--port", type=positive_int(0, 65535), default=9999,
                       help="port to bind (default 9999; 0 picks a free one)")
     recv.add_argument("--out", metavar="DIR", help="save frames as DIR/000001.jpg, …")
-    recv.add_argument("--count", type=positive_int("--count", 1), default=None,
+    recv.add_argument("--count", type=positive_int(1), default=None,
                       help="exit after N frames")
-    recv.add_argument("--latency", type=positive_int("--latency", 1), default=120, metavar="MS",
+    recv.add_argument("--latency", type=positive_int(1), default=120, metavar="MS",
                       help="latency budget of a frame (default 120)")
-    recv.add_argument("--max-frame-bytes", type=positive_int("--max-frame-bytes", 1, U32),
+    recv.add_argument("--max-frame-bytes", type=positive_int(1, U32),
                       default=64 << 20, metavar="N",
                       help="largest frame accepted (default 64 MiB)")
     recv.add_argument("--quiet", action="store_true", help="print only the summary")
 
     msg = sub.add_parser("msg", help="send JSON messages on a stream",
                          description="Send a JSON value as stream messages and print each reply.")
-    msg.add_argument("--host", default="127.0.0.1", help="the receiver (default 127.0.0.1)")
-    msg.add_argument("--port", type=positive_int("--port", 1, 65535), default=9999,
-                     help="the receiver's port (default 9999)")
+    add_receiver_address(msg)
     msg.add_argument("--data", default="[0,0,0,1]", metavar="JSON",
                      help="the message (default [0,0,0,1])")
-    msg.add_argument("--count", type=positive_int("--count", 1), default=1,
+    msg.add_argument("--count", type=positive_int(1), default=1,
                      help="messages to send (default 1)")
-    msg.add_argument("--interval", type=positive_int("--interval", 0), default=10, metavar="MS",
+    msg.add_argument("--interval", type=positive_int(0), default=10, metavar="MS",
                      help="between messages (default 10)")
-    msg.add_argument("--timeout", type=positive_int("--timeout", 1), default=2000, metavar="MS",
+    msg.add_argument("--timeout", type=positive_int(1), default=2000, metavar="MS",
                      help="give up on a message after this long (default 2000)")
 
     crc = sub.add_parser("crc32c", help="print the CRC-32C of files, and the rate",
@@ -1736,11 +1742,13 @@ def run_send(args) -> int:
     report = sender.report
     delivered = report[6] if report else 0
     lost = report[7] if report else 0
-    out_line(f"frames={sender.frames_sent}", f"delivered={delivered}", f"lost={lost}",
-             f"stale={sender.stale}", f"resent={sender.resent}", f"skipped={sender.skipped}",
-             f"datagrams={sender.datagrams}", f"bytes={sender.bytes_sent}",
-             f"rtt_ms={sender.rtt.smoothed * 1000:.2f}" if sender.rtt.measured else "rtt_ms=-",
-             f"seconds={seconds:.2f}", f"fps={rate_text(sender.frames_sent, seconds)}")
+    out_line(f"frames={sender.frames_sent}", f"seconds={seconds:.2f}",
+             f"fps={rate_text(sender.frames_sent, seconds)}", f"bytes={sender.frame_bytes}",
+             f"sent={sender.datagrams}", f"retransmitted={sender.resent}",
+             f"fec={sender.parity_sent}",
+             f"rtt_ms={sender.rtt.smoothed * 1000:.2f}" if sender.rtt.measured else "rtt_ms=?",
+             f"delivered={delivered}", f"lost={lost}", f"stale={sender.stale}",
+             f"skipped={sender.skipped}")
     if report is None and sender.frames_sent:
         print(f"warning: no report came from {args.host}:{args.port}: is a stream receiver "
               "listening there?", file=sys.stderr, flush=True)
@@ -1907,14 +1915,20 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
     dropped = sum(receiver.drops.values())
     reasons = ",".join(f"{k}:{v}" for k, v in sorted(receiver.drops.items()))
     latencies.sort()
-    median = f"{latencies[len(latencies) // 2] / 1000:.1f}" if latencies else "-"
+
+    def percentile(p: float) -> str:
+        if not latencies:
+            return "?"
+        return f"{latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1000:.2f}"
+
     span = (last_frame_at - first_frame_at) if first_frame_at is not None else 0
-    out_line(f"frames={saved}", f"lost={totals['lost']}", f"late={totals['late']}",
-             f"corrupt={totals['corrupt']}", f"nack_recovered={totals['recovered_nack']}",
-             f"fec_recovered={totals['recovered_fec']}",
-             f"dropped={dropped}" + (f"({reasons})" if reasons else ""),
-             f"bytes={received_bytes}", f"latency_ms={median}", f"seconds={seconds:.2f}",
-             f"fps={rate_text(saved - 1, span) if saved > 1 else '0.0'}")
+    out_line(f"frames={saved}", f"dropped={dropped}" + (f"({reasons})" if reasons else ""),
+             f"bytes={received_bytes}", f"seconds={seconds:.2f}",
+             f"fps={rate_text(saved - 1, span) if saved > 1 else '0.0'}",
+             f"lost={totals['lost']}", f"late={totals['late']}", f"corrupt={totals['corrupt']}",
+             f"recovered_nack={totals['recovered_nack']}",
+             f"recovered_fec={totals['recovered_fec']}",
+             f"latency_p50_ms={percentile(0.5)}", f"latency_p99_ms={percentile(0.99)}")
     return 0
 
 
