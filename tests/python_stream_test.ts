@@ -170,14 +170,25 @@ async function exited(child: Child, what: string): Promise<void> {
   );
 }
 
-/** Python sends `count` frames to `port`; returns its summary. */
-async function pySend(
+type Side = "python" | "ts";
+
+const SENDER: Record<Side, string> = {
+  python: "The Python sender",
+  ts: "client.ts",
+};
+const RECEIVER: Record<Side, string> = {
+  python: "the Python receiver",
+  ts: "server.ts",
+};
+
+/** Sends `count` frames of the fixtures to `port`; returns the sender's summary. */
+async function send(
+  from: Side,
   port: number,
   count: number,
   extra: string[] = [],
 ): Promise<Record<string, string>> {
-  await using sender = py([
-    "send",
+  const args = [
     ...fixtures,
     "--port",
     String(port),
@@ -188,33 +199,58 @@ async function pySend(
     "--quiet",
     ...SENDER_LATENCY,
     ...extra,
-  ]);
-  await exited(sender, "the Python sender");
+  ];
+  await using sender = from === "python"
+    ? py(["send", ...args])
+    : ts("client.ts", ["--protocol", "stream", ...args]);
+  await exited(sender, SENDER[from]);
   return summary(sender.stdout);
 }
 
-/** Our client sends `count` frames to `port` over the stream protocol. */
-async function tsSend(
-  port: number,
+interface Transfer {
+  /** The sender's summary. */
+  sent: Record<string, string>;
+  /** The receiver's summary. */
+  got: Record<string, string>;
+  /** What the relay did, when there was one. */
+  relay?: Relay["stats"];
+}
+
+/**
+ * Sends `count` frames from one implementation to the other, through the
+ * lossy relay when `lossy`, and checks that the receiver saved every one
+ * byte-exact and lost none.
+ */
+async function transfer(
+  from: Side,
+  to: Side,
   count: number,
-  extra: string[] = [],
-): Promise<Record<string, string>> {
-  await using client = ts("client.ts", [
-    "--protocol",
-    "stream",
-    ...fixtures,
-    "--port",
-    String(port),
-    "--count",
-    String(count),
-    "--fps",
-    FPS,
-    "--quiet",
-    ...SENDER_LATENCY,
-    ...extra,
-  ]);
-  await exited(client, "client.ts");
-  return summary(client.stdout);
+  options: { lossy?: boolean; senderArgs?: string[] } = {},
+): Promise<Transfer> {
+  const out = await Deno.makeTempDir();
+  try {
+    const args = ["--out", out, "--count", String(count)];
+    const { child: receiver, port } = to === "python"
+      ? await pyReceiver(args)
+      : await tsServer(args);
+    await using _ = receiver;
+    const relay = options.lossy ? await lossyRelay(port) : undefined;
+    try {
+      const target = relay?.addr.port ?? port;
+      const sent = await send(from, target, count, options.senderArgs);
+      await exited(receiver, RECEIVER[to]);
+      assertSaved(out, count);
+      const got = summary(receiver.stdout);
+      assert.equal(got.lost, "0", JSON.stringify(got));
+      assert.equal(got.corrupt ?? "0", "0", JSON.stringify(got));
+      assert.match(sent.rtt_ms!, /^\d/, "no RTT: the sender read no report");
+      return { sent, got, ...(relay ? { relay: relay.stats } : {}) };
+    } finally {
+      await relay?.close();
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 }
 
 Deno.test({
@@ -273,65 +309,6 @@ Deno.test({
     }
   },
 });
-
-type Side = "python" | "ts";
-
-const SENDER: Record<Side, string> = {
-  python: "The Python sender",
-  ts: "client.ts",
-};
-const RECEIVER: Record<Side, string> = {
-  python: "the Python receiver",
-  ts: "server.ts",
-};
-
-interface Transfer {
-  /** The sender's summary. */
-  sent: Record<string, string>;
-  /** The receiver's summary. */
-  got: Record<string, string>;
-  /** What the relay did, when there was one. */
-  relay?: Relay["stats"];
-}
-
-/**
- * Sends `count` frames from one implementation to the other, through the
- * lossy relay when `lossy`, and checks that the receiver saved every one
- * byte-exact and lost none.
- */
-async function transfer(
-  from: Side,
-  to: Side,
-  count: number,
-  options: { lossy?: boolean; senderArgs?: string[] } = {},
-): Promise<Transfer> {
-  const out = await Deno.makeTempDir();
-  try {
-    const args = ["--out", out, "--count", String(count)];
-    const { child: receiver, port } = to === "python"
-      ? await pyReceiver(args)
-      : await tsServer(args);
-    await using _ = receiver;
-    const relay = options.lossy ? await lossyRelay(port) : undefined;
-    try {
-      const target = relay?.addr.port ?? port;
-      const sent = from === "python"
-        ? await pySend(target, count, options.senderArgs)
-        : await tsSend(target, count, options.senderArgs);
-      await exited(receiver, RECEIVER[to]);
-      assertSaved(out, count);
-      const got = summary(receiver.stdout);
-      assert.equal(got.lost, "0", JSON.stringify(got));
-      assert.equal(got.corrupt ?? "0", "0", JSON.stringify(got));
-      assert.match(sent.rtt_ms!, /^\d/, "no RTT: the sender read no report");
-      return { sent, got, ...(relay ? { relay: relay.stats } : {}) };
-    } finally {
-      await relay?.close();
-    }
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-}
 
 Deno.test({
   name: "Python sender to Python receiver: every frame saved byte-exact",
@@ -435,6 +412,15 @@ Deno.test({
   },
 });
 
+/** A UDP socket on loopback, to send hand-made datagrams from. */
+function loopbackSocket(): Deno.DatagramConn {
+  return Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+}
+
 Deno.test({
   name:
     "The Python receiver answers bad JSON with an error reply and keeps going",
@@ -443,11 +429,7 @@ Deno.test({
     const { child: receiver, port } = await pyReceiver([]);
     await using _ = receiver;
     // msg refuses to send bad JSON, so send it as a raw stream message.
-    const socket = Deno.listenDatagram({
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: 0,
-    });
+    const socket = loopbackSocket();
     try {
       const text = new TextEncoder().encode("[1,");
       const datagram = new Uint8Array(24 + text.length);
@@ -532,11 +514,7 @@ Deno.test({
         String(16 << 20),
       ]);
       await using _ = receiver;
-      const socket = Deno.listenDatagram({
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port: 0,
-      });
+      const socket = loopbackSocket();
       try {
         const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
         let sent = 0;
@@ -548,7 +526,7 @@ Deno.test({
       } finally {
         socket.close();
       }
-      await pySend(port, 3);
+      await send("python", port, 3);
       await exited(receiver, "the Python receiver");
       assertSaved(out, 3);
       const got = summary(receiver.stdout);
