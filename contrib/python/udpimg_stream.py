@@ -657,7 +657,7 @@ class Sender:
             return self.poll_transmit(now)
         else:
             message.interval *= 2
-        message.next_at = now + message.interval
+        message.next_at = min(now + message.interval, message.first_sent + self.message_timeout)
         datagram = self._control(now, MESSAGE, U32_AT.pack(message.id) + message.payload)
         self._sent(datagram)
         return datagram
@@ -1677,6 +1677,10 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
             wake = min(wake, next_frame)
         timeout = min(max(0.0, wake - time.monotonic()), 0.05)
         select.select([sock], [sock] if blocked else [], [], timeout)
+    while sender.events:
+        event = sender.events.popleft()
+        if on_event is not None:
+            on_event(event)
 
 
 def run_send(args) -> int:
