@@ -236,15 +236,23 @@ def xor_into(acc: int, chunk) -> int:
 
 
 class Clock:
-    """The monotonic time in seconds, and the wall clock in µs since the
-    epoch read from it (anchored once, so the two never disagree)."""
+    """The wall clock in µs since the epoch at a monotonic time in seconds.
+    The wall clock's lead over the monotonic one is sampled afresh as time
+    goes, not once: on some machines the two drift apart by milliseconds a
+    second (docs/PROTOCOL.md, "Latency and clocks")."""
+
+    RESAMPLE = 0.05
 
     def __init__(self) -> None:
-        self.anchor_mono = time.monotonic()
-        self.anchor_us = time.time_ns() // 1000
+        self.sampled_at = -1e9
+        self.lead_us = 0
 
     def us(self, now: float) -> int:
-        return self.anchor_us + int((now - self.anchor_mono) * 1e6)
+        mono = time.monotonic()
+        if mono - self.sampled_at >= self.RESAMPLE:
+            self.lead_us = time.time_ns() // 1000 - int(mono * 1e6)
+            self.sampled_at = mono
+        return int(now * 1e6) + self.lead_us
 
 
 class Rtt:
