@@ -162,3 +162,39 @@ Deno.test("stream: at --fps 0 the rate adapts to a bottleneck instead of floodin
   // It used the path: 150 frames of 30 kB at 5 MB/s take 0.9 s at best.
   assert.ok(result.endedAt < 6000, `took ${result.endedAt} ms`);
 });
+
+Deno.test("stream: a first frame whose datagrams come after the second frame's still comes first", () => {
+  const frames = makeFrames([549, 1], 2);
+  const result = simulate({
+    frames,
+    fps: 0,
+    // This seed sends the second frame's parity ahead of everything.
+    up: { jitterMs: 0.0338, seed: -514177676 },
+    sender: { fec: 2, datagramBytes: 600 },
+    receiver: { latencyMs: 150 },
+  });
+  assert.equal(result.delivered.length, 2);
+  assert.ok(sameBytes(result.delivered[0]!, frames[0]!));
+  assert.ok(sameBytes(result.delivered[1]!, frames[1]!));
+});
+
+Deno.test("stream: a lost only frame is asked for and arrives before the sender's bye", () => {
+  const frames = makeFrames([100], 0);
+  const link = {
+    loss: 0.09272266505286099,
+    duplicate: 0,
+    reorder: 0,
+    delayMs: 1,
+    seed: 23,
+  };
+  const result = simulate({
+    frames,
+    fps: 30,
+    up: link,
+    down: { ...link, seed: 24 },
+    sender: { fec: 0 },
+    receiver: { latencyMs: 1000 },
+  });
+  assert.equal(result.delivered.length, 1);
+  assert.equal(result.counters.recoveredNack, 1);
+});

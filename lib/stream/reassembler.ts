@@ -355,12 +355,9 @@ export class StreamReassembler {
   reveal(now: number, nextFrameId: number): void {
     const newest = (nextFrameId - 1) >>> 0;
     if (this.#nextId === undefined) {
+      // Nothing has arrived yet: the frames sent so far are asked for.
       if (nextFrameId === 0) return;
-      // Nothing has arrived yet, not even the first frame: ask for the
-      // newest one sent, as a receiver that joins late would.
-      this.#nextId = newest;
-      this.#startId = newest;
-      this.#newestId = (newest - 1) >>> 0;
+      this.#begin(newest);
     }
     const ahead = frameDiff(newest, this.#newestId);
     if (ahead > 0 && ahead <= MAX_GAP) this.#advanceTo(now, newest);
@@ -394,12 +391,8 @@ export class StreamReassembler {
   /** The open frame for a datagram, made when new; `undefined` to refuse it. */
   #frameFor(now: number, header: ChunkHeader): Frame | undefined {
     const id = header.frameId;
-    if (this.#nextId === undefined) {
-      this.#nextId = id;
-      this.#startId = id;
-      this.#newestId = (id - 1) >>> 0;
-    }
-    const behind = frameDiff(id, this.#nextId);
+    if (this.#nextId === undefined) this.#begin(id);
+    const behind = frameDiff(id, this.#nextId!);
     if (behind < 0) {
       this.stats.chunksLate++;
       if (frameDiff(id, this.#startId) < 0) this.#countLate(id);
@@ -439,6 +432,19 @@ export class StreamReassembler {
     }
     frame.lastArrival = now;
     return frame;
+  }
+
+  /**
+   * Starts the stream at the first frame id heard of. Frame ids count from
+   * 0, so a stream heard of within its first window of frames starts at 0:
+   * the first frames' datagrams may just be late. A receiver that joins an
+   * older stream starts where it joined.
+   */
+  #begin(id: number): void {
+    const start = id < this.#maxInFlight ? 0 : id;
+    this.#nextId = start;
+    this.#startId = start;
+    this.#newestId = (start - 1) >>> 0;
   }
 
   /** Opens every frame up to `id`, pushing out the oldest past the window. */

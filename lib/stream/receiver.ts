@@ -120,7 +120,11 @@ const RECEIVER_COUNTERS = [
   "nacksSent",
   "reportsSent",
   "streamsEvicted",
+  "afterBye",
 ] as const;
+
+/** Streams that said bye are remembered, so that stragglers start none. */
+const MAX_ENDED_STREAMS = 256;
 
 /**
  * Receives the stream protocol for the server.
@@ -164,6 +168,8 @@ export class StreamReceiver implements ProtocolReceiver {
   readonly #noticed = new Set<string>();
   #backlog = 0;
   #last: Stream | undefined;
+  /** Streams retired after their bye; their late datagrams are dropped. */
+  readonly #ended = new SenderTable<true>({ maxEntries: MAX_ENDED_STREAMS });
   #lastTouches = 0;
   readonly #retired: ReassemblyStats = newReassemblyStats();
   readonly #counters: Record<typeof RECEIVER_COUNTERS[number], number> = Object
@@ -247,6 +253,10 @@ export class StreamReceiver implements ProtocolReceiver {
       return;
     }
     const stream = this.#stream(now, from, fromKey, header.streamId);
+    if (stream === undefined) {
+      this.#counters.afterBye++;
+      return;
+    }
     stream.lastHeard = now;
     if (!stream.log.add(header.packetNumber)) {
       this.#counters.duplicates++;
@@ -317,6 +327,7 @@ export class StreamReceiver implements ProtocolReceiver {
     }
     for (const stream of forgotten) {
       this.#streams.delete(stream.key);
+      if (stream.byeAt !== Infinity) this.#ended.set(stream.key, true);
       this.#retire(stream);
     }
   }
@@ -399,7 +410,7 @@ export class StreamReceiver implements ProtocolReceiver {
     from: Endpoint,
     fromKey: string,
     streamId: number,
-  ): Stream {
+  ): Stream | undefined {
     // The same stream as the last datagram's, mostly: no key to build, and
     // the table's order renewed now and then only.
     const last = this.#last;
@@ -410,6 +421,8 @@ export class StreamReceiver implements ProtocolReceiver {
     const key = `${fromKey}#${streamId}`;
     let stream = this.#streams.get(key);
     if (stream === undefined) {
+      // A datagram that lagged behind its stream's bye, such as a copy.
+      if (this.#ended.peek(key) !== undefined) return undefined;
       stream = {
         key,
         fromKey,
