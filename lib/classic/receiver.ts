@@ -65,6 +65,16 @@ export class ClassicReceiver implements ProtocolReceiver {
     return this.#reassembler.stats;
   }
 
+  /** How many senders have a partial frame: at most `maxSenders`. */
+  get pendingSenders(): number {
+    return this.#reassembler.pendingSenders;
+  }
+
+  /** How many bytes the partial frames reserve: at most `maxPendingBytes`. */
+  get pendingBytes(): number {
+    return this.#reassembler.pendingBytes;
+  }
+
   /**
    * Whether `datagram` can start a classic frame: a 4- or 8-byte header, or
    * a whole JPEG or PNG.
