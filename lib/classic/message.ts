@@ -78,8 +78,15 @@ function failed(
 }
 
 function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, " ");
-  return line.length > MAX_ERROR_TEXT
+  // V8 quotes the offending text, which a peer chose: no line breaks or
+  // terminal escapes (C0, DEL, C1) may reach a log line or the reply, nor
+  // half a character (V8 quotes one UTF-16 unit; the cut below may split).
+  const line = text.replace(/\s+/g, " ").replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return (line.length > MAX_ERROR_TEXT
     ? `${line.slice(0, MAX_ERROR_TEXT)}…`
-    : line;
+    : line).toWellFormed();
 }
