@@ -95,10 +95,16 @@ export function parseKey(text: string, name = "key"): Uint8Array {
       `${what} is malformed: it holds hex, a key file holds base64; ${fix}`,
     );
   }
-  const bad = /[^A-Za-z0-9+/=]/.exec(trimmed);
+  const bad = /[^A-Za-z0-9+/=]/u.exec(trimmed);
   if (bad !== null) {
+    // Named by code point unless printable ASCII: a line separator, a
+    // no-break space or a BOM would not show, or would break the line.
+    const char = bad[0];
+    const shown = /^[ -~]$/.test(char)
+      ? JSON.stringify(char)
+      : `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
     throw new Error(
-      `${what} is malformed: ${JSON.stringify(bad[0])} at column ${
+      `${what} is malformed: ${shown} at column ${
         bad.index + 1
       } is not base64; ${fix}`,
     );
