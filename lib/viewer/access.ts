@@ -287,9 +287,10 @@ export function checkAccess(
     queryOk && PAGE_PATHS.has(url.pathname) &&
     (request.method === "GET" || request.method === "HEAD")
   ) {
-    // The rest of the query as it came, so that `sender=HOST:PORT` stays readable.
+    // The rest of the query as it came, so that `sender=HOST:PORT` stays
+    // readable; a key is compared decoded, so `tok%65n=` goes too.
     const rest = url.search.slice(1).split("&")
-      .filter((pair) => pair !== "" && pair.split("=")[0] !== "token")
+      .filter((pair) => pair !== "" && !new URLSearchParams(pair).has("token"))
       .join("&");
     return new Response(null, {
       status: 303,
