@@ -220,6 +220,28 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
 const CRLF_CRLF = encoder.encode("\r\n\r\n");
 
 /**
+ * Where `needle` starts in `view` at or after `from`, or -1 while it may
+ * still come. Throws once it is sure to start more than `limit` bytes after
+ * `from`: when found there, or when not found in a view so long that it
+ * cannot start within the limit. So the verdict does not depend on how
+ * the body was cut into reads.
+ */
+function findWithin(
+  view: Uint8Array,
+  needle: Uint8Array,
+  from: number,
+  limit: number,
+  what: string,
+): number {
+  const at = indexOf(view, needle, from);
+  const beyond = at >= 0
+    ? at - from > limit
+    : view.length - from - (needle.length - 1) > limit;
+  if (beyond) throw new RangeError(`Cannot read MJPEG: ${what}`);
+  return at;
+}
+
+/**
  * Reads the parts of a `multipart/x-mixed-replace` body, such as the
  * viewer's `/stream.mjpg`. A part with a `Content-Length` is read by its
  * length; one without ends at the next delimiter.
@@ -261,16 +283,22 @@ export async function* readMjpegParts(
       for (;;) {
         const view = queue.view();
         if (head === null) {
-          const start = indexOf(view, openLine);
-          if (start < 0) {
-            if (view.length > maxPartBytes) {
-              throw new RangeError(
-                `Cannot read MJPEG: no boundary in the first ${view.length} bytes`,
-              );
-            }
-            break;
-          }
-          const end = indexOf(view, CRLF_CRLF, start);
+          const start = findWithin(
+            view,
+            openLine,
+            0,
+            maxPartBytes,
+            `no boundary in the first ${maxPartBytes} bytes`,
+          );
+          if (start < 0) break;
+          // A head that never ends must not grow the queue without bound.
+          const end = findWithin(
+            view,
+            CRLF_CRLF,
+            start,
+            maxPartBytes,
+            `a part head runs past ${maxPartBytes} bytes without its blank line`,
+          );
           if (end < 0) break;
           const lines = decoder.decode(view.subarray(start, end)).split("\r\n");
           let contentType = "";
@@ -300,15 +328,14 @@ export async function* readMjpegParts(
         }
         let bodyLength = head.contentLength;
         if (bodyLength === undefined) {
-          const at = indexOf(view, delimiter);
-          if (at < 0) {
-            if (view.length > maxPartBytes + delimiter.length) {
-              throw new RangeError(
-                `Cannot read MJPEG: part without Content-Length exceeds ${maxPartBytes} bytes`,
-              );
-            }
-            break;
-          }
+          const at = findWithin(
+            view,
+            delimiter,
+            0,
+            maxPartBytes,
+            `part without Content-Length exceeds ${maxPartBytes} bytes`,
+          );
+          if (at < 0) break;
           bodyLength = at;
         }
         if (view.length < bodyLength) break;
