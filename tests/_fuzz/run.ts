@@ -1,0 +1,214 @@
+/**
+ * The fuzz loop: cases of one target, each from its own seed, until a
+ * number of datagrams has been fed; a failing case is shrunk (fewer
+ * datagrams, shorter ones) while it fails the same way.
+ *
+ * @module
+ */
+
+import type { Corpus } from "./corpus.ts";
+import { caseSeed, Prng } from "./prng.ts";
+import { countHostile, type FuzzCase, type FuzzTarget } from "./target.ts";
+
+/** A case that failed, shrunk. */
+export interface FuzzFailure {
+  /** The target. */
+  readonly target: string;
+  /** The run's seed. */
+  readonly seed: number;
+  /** The case's index: with the seed and target, it regenerates the case. */
+  readonly caseIndex: number;
+  /** What was thrown, for the shrunk case. */
+  readonly error: unknown;
+  /** The shrunk case. */
+  readonly input: FuzzCase;
+  /** The case as generated, before shrinking. */
+  readonly original: FuzzCase;
+}
+
+/** What one target's run did. */
+export interface TargetReport {
+  /** The target. */
+  readonly target: string;
+  /** Cases run. */
+  readonly cases: number;
+  /** Hostile inputs fed (mutated, random or replayed datagrams, chunks, strings). */
+  readonly datagrams: number;
+  /** The good sender's datagrams fed beside them. */
+  readonly goodDatagrams: number;
+  /** Wall-clock seconds. */
+  readonly seconds: number;
+  /** The failures, at most `maxFailures`. */
+  readonly failures: readonly FuzzFailure[];
+}
+
+/** Options for {@linkcode runTarget}. */
+export interface RunTargetOptions {
+  /** The run's seed. */
+  readonly seed: number;
+  /** Stop once this many hostile inputs have been fed. */
+  readonly datagrams: number;
+  /** Run only this case. */
+  readonly caseIndex?: number;
+  /** Stop after this many failures. @default {3} */
+  readonly maxFailures?: number;
+  /** Shrink failing cases. @default {true} */
+  readonly shrink?: boolean;
+  /** Called every 64 cases and at the end, for progress and memory checks. */
+  readonly onProgress?: (cases: number, datagrams: number) => void;
+}
+
+/** Generates case `index` of `target` for `seed`. */
+export function generateCase(
+  target: FuzzTarget,
+  corpus: Corpus,
+  seed: number,
+  index: number,
+): FuzzCase {
+  return target.generate(new Prng(caseSeed(seed, target.name, index)), corpus);
+}
+
+/**
+ * Runs a case; resolves with what it threw, or `undefined`. Synchronous
+ * targets are not awaited, so their loop stays a plain loop.
+ */
+export function tryCase(
+  target: FuzzTarget,
+  input: FuzzCase,
+): unknown | Promise<unknown> {
+  try {
+    const result = target.run(input);
+    if (result instanceof Promise) {
+      return result.then(() => undefined, (e) => e ?? new Error(String(e)));
+    }
+    return undefined;
+  } catch (error) {
+    return error ?? new Error(String(error));
+  }
+}
+
+/** Runs cases of `target` until `options.datagrams` hostile inputs have been fed. */
+export async function runTarget(
+  target: FuzzTarget,
+  corpus: Corpus,
+  options: RunTargetOptions,
+): Promise<TargetReport> {
+  const maxFailures = options.maxFailures ?? 3;
+  const failures: FuzzFailure[] = [];
+  const seen = new Set<string>();
+  const started = performance.now();
+  let cases = 0;
+  let datagrams = 0;
+  let goodDatagrams = 0;
+  const first = options.caseIndex ?? 0;
+  for (let index = first;; index++) {
+    if (options.caseIndex !== undefined && index > first) break;
+    if (options.caseIndex === undefined && datagrams >= options.datagrams) {
+      break;
+    }
+    const input = generateCase(target, corpus, options.seed, index);
+    const hostile = countHostile(input);
+    datagrams += hostile;
+    goodDatagrams += input.datagrams.length - hostile;
+    cases++;
+    let error = tryCase(target, input);
+    if (error instanceof Promise) error = await error;
+    if (error !== undefined) {
+      const shrunk = options.shrink === false
+        ? { input, error }
+        : await shrinkCase(target, input, error);
+      const key = signature(shrunk.error);
+      if (!seen.has(key)) {
+        seen.add(key);
+        failures.push({
+          target: target.name,
+          seed: options.seed,
+          caseIndex: index,
+          error: shrunk.error,
+          input: shrunk.input,
+          original: input,
+        });
+      }
+      if (failures.length >= maxFailures) break;
+    }
+    if (cases % 64 === 0) options.onProgress?.(cases, datagrams);
+  }
+  options.onProgress?.(cases, datagrams);
+  return {
+    target: target.name,
+    cases,
+    datagrams,
+    goodDatagrams,
+    seconds: (performance.now() - started) / 1000,
+    failures,
+  };
+}
+
+/**
+ * What kind of failure an error is: its name and the start of its message,
+ * before any quoted value or colon, with the numbers taken out, so that
+ * the same bug with other sizes or bytes is one.
+ */
+export function signature(error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  const kind = message.split(/[\n:"']/)[0]!.replace(/\d+/g, "#");
+  return `${name}: ${kind.slice(0, 100)}`;
+}
+
+/** Attempts a shrink may make. */
+const MAX_SHRINK_RUNS = 400;
+
+/**
+ * Shrinks a failing case while it fails with the same signature: drops
+ * runs of datagrams (halves, then quarters, down to single ones), then
+ * shortens each remaining datagram.
+ */
+export async function shrinkCase(
+  target: FuzzTarget,
+  input: FuzzCase,
+  error: unknown,
+): Promise<{ input: FuzzCase; error: unknown }> {
+  const wanted = signature(error);
+  let best = input;
+  let bestError = error;
+  let runs = 0;
+  const fails = async (candidate: FuzzCase): Promise<boolean> => {
+    if (runs++ >= MAX_SHRINK_RUNS) return false;
+    let e = tryCase(target, candidate);
+    if (e instanceof Promise) e = await e;
+    if (e !== undefined && signature(e) === wanted) {
+      best = candidate;
+      bestError = e;
+      return true;
+    }
+    return false;
+  };
+  for (
+    let size = Math.max(1, best.datagrams.length >> 1);
+    size >= 1 && runs < MAX_SHRINK_RUNS;
+    size >>= 1
+  ) {
+    for (let at = 0; at < best.datagrams.length && runs < MAX_SHRINK_RUNS;) {
+      if (best.datagrams.length <= 1) break;
+      const datagrams = [
+        ...best.datagrams.slice(0, at),
+        ...best.datagrams.slice(at + size),
+      ];
+      if (!(await fails({ ...best, datagrams }))) at += size;
+    }
+  }
+  for (let i = 0; i < best.datagrams.length && runs < MAX_SHRINK_RUNS; i++) {
+    for (;;) {
+      const datagram = best.datagrams[i]!;
+      if (datagram.bytes.length === 0) break;
+      const datagrams = [...best.datagrams];
+      datagrams[i] = {
+        ...datagram,
+        bytes: datagram.bytes.subarray(0, datagram.bytes.length >> 1),
+      };
+      if (!(await fails({ ...best, datagrams }))) break;
+    }
+  }
+  return { input: best, error: bestError };
+}
