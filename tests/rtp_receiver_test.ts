@@ -124,12 +124,41 @@ Deno.test("RtpReceiver maps RTP time to the receiver's clock through the sender 
   // One second of RTP time later: wall 1_006_000, our clock 6000.
   assert.ok(Math.abs(event.frame.sentAt! - 6000) < 0.01);
   assert.equal(event.frame.sentAtEstimated, false);
+  // A sender on another machine: its RTP and RTCP come from there.
   const remote = receiver({ clockOffsetMs: 0 });
-  remote.handleDatagram(0, packets[0]!, FROM, KEY);
+  const far = { hostname: "10.0.0.2", port: 40000 };
+  remote.handleDatagram(0, packets[0]!, far, "10.0.0.2:40000");
   remote.handleControlDatagram(1, sr, { hostname: "10.0.0.2", port: 40001 });
-  for (const p of packets.slice(1)) remote.handleDatagram(2, p, FROM, KEY);
+  for (const p of packets.slice(1)) {
+    remote.handleDatagram(2, p, far, "10.0.0.2:40000");
+  }
   const [other] = drain(remote);
   assert.ok(other?.type === "frame" && other.frame.sentAtEstimated === true);
+});
+
+Deno.test("RtpReceiver takes a source's RTCP only from the host that sends its RTP", () => {
+  const r = receiver();
+  const packets = frame(5, 0, 0);
+  r.handleDatagram(0, packets[0]!, FROM, KEY);
+  // Another host that saw the SSRC says goodbye for it, and reports for it.
+  const elsewhere = { hostname: "10.9.9.9", port: 40001 };
+  r.handleControlDatagram(1, buildBye(5), elsewhere);
+  r.handleControlDatagram(
+    1,
+    buildSenderReport({
+      ssrc: 5,
+      ntpMs: 1_005_000,
+      rtpTimestamp: 0,
+      packets: 1,
+      octets: 100,
+      cname: "x",
+    }),
+    elsewhere,
+  );
+  for (const packet of packets.slice(1)) r.handleDatagram(2, packet, FROM, KEY);
+  const [event] = drain(r);
+  assert.ok(event?.type === "frame", "the frame still arrives");
+  assert.equal(event.frame.sentAt, undefined);
 });
 
 Deno.test("RtpReceiver sends receiver reports from the control port to the sender's RTCP address", () => {

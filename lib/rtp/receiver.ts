@@ -112,7 +112,12 @@ export class RtpReceiver implements ProtocolReceiver {
   readonly protocol = "rtp" as const;
   readonly #payloadTypes: Set<number>;
   readonly #streams: SenderTable<RtpStream>;
-  readonly #bySsrc = new Map<number, RtpStream>();
+  /**
+   * Sources by sender host and SSRC, for RTCP: it comes from another port
+   * (RTP's + 1), but only the host that sends a source's RTP may speak for
+   * it, or anyone who saw an SSRC could end its stream with a BYE.
+   */
+  readonly #bySsrc = new Map<string, RtpStream>();
   readonly #events: ReceiverEvent[] = [];
   readonly #transmits: Transmit[] = [];
   readonly #budget: ByteBudget;
@@ -234,7 +239,8 @@ export class RtpReceiver implements ProtocolReceiver {
   /**
    * Takes one RTCP datagram, from the control port or the image port:
    * sender reports map RTP time to the sender's wall clock and say where to
-   * send receiver reports; a BYE ends a source.
+   * send receiver reports; a BYE ends a source. Either counts only from
+   * the host that sends the source's RTP.
    *
    * @param now The time, in ms.
    * @param datagram The datagram.
@@ -248,7 +254,7 @@ export class RtpReceiver implements ProtocolReceiver {
     this.#counters.rtcpPackets++;
     for (const packet of parseRtcp(datagram)) {
       if (packet.type === "sr") {
-        const stream = this.#bySsrc.get(packet.ssrc);
+        const stream = this.#bySsrc.get(rtcpKey(from.hostname, packet.ssrc));
         if (stream === undefined) continue;
         stream.rtcpTo = from;
         stream.lastSr = {
@@ -260,7 +266,7 @@ export class RtpReceiver implements ProtocolReceiver {
         };
       } else if (packet.type === "bye") {
         for (const ssrc of packet.ssrcs) {
-          const stream = this.#bySsrc.get(ssrc);
+          const stream = this.#bySsrc.get(rtcpKey(from.hostname, ssrc));
           if (stream === undefined) continue;
           this.#streams.delete(`${stream.sender}#${ssrc}`);
           this.#drop(stream);
@@ -382,7 +388,7 @@ export class RtpReceiver implements ProtocolReceiver {
     };
     stream = created;
     this.#streams.set(key, stream);
-    this.#bySsrc.set(ssrc, stream);
+    this.#bySsrc.set(rtcpKey(from.hostname, ssrc), stream);
     return stream;
   }
 
@@ -394,9 +400,8 @@ export class RtpReceiver implements ProtocolReceiver {
     counters.rtpLatePackets += stats.latePackets;
     counters.rtpDuplicatePackets += stats.duplicatePackets;
     counters.rtpBadPackets += stats.badPackets;
-    if (this.#bySsrc.get(stream.ssrc) === stream) {
-      this.#bySsrc.delete(stream.ssrc);
-    }
+    const key = rtcpKey(stream.from.hostname, stream.ssrc);
+    if (this.#bySsrc.get(key) === stream) this.#bySsrc.delete(key);
   }
 
   #translate(stream: RtpStream, event: DepacketizerEvent): void {
@@ -462,6 +467,10 @@ export class RtpReceiver implements ProtocolReceiver {
       });
     }
   }
+}
+
+function rtcpKey(hostname: string, ssrc: number): string {
+  return `${hostname}#${ssrc}`;
 }
 
 function hex(ssrc: number): string {
