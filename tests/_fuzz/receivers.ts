@@ -49,6 +49,8 @@ const MAX_TRANSMITS_PER_STEP = 256;
 /** Timer rounds one case may take: more is a timer that spins. */
 const MAX_TIMER_ROUNDS = 200_000;
 const GOOD_KEY = keyOf(GOOD);
+/** How long the clock runs on after the last datagram: past every timeout. */
+const SETTLE_MS = 10_000;
 
 /** What the receivers handed out over a case. */
 export interface DriveResult {
@@ -77,12 +79,14 @@ export interface DriveOptions {
  * receivers, as `FrameServer` does, and checks what comes out.
  */
 export function drive(
-  datagrams: readonly { at: number; from: number; bytes: Uint8Array }[],
+  datagrams: readonly TimedDatagram[],
   options: DriveOptions,
 ): DriveResult {
   const { receivers, demux, maxFrameBytes, bounds } = options;
   const goodFrames: Uint8Array[] = [];
+  /** Hosts that sent anything: the only ones a receiver may send to. */
   const senders = new Set<string>();
+  const keys = new Set<string>();
   let frames = 0;
   let transmits = 0;
   let rounds = 0;
@@ -92,7 +96,7 @@ export function drive(
     for (const receiver of receivers) {
       let stepTransmits = 0;
       for (let event; (event = receiver.pollEvent()) !== undefined;) {
-        checkEvent(receiver, event, maxFrameBytes, senders);
+        checkEvent(receiver, event, maxFrameBytes, keys);
         if (event.type === "frame") {
           frames++;
           if (event.frame.ack !== undefined) {
@@ -153,21 +157,31 @@ export function drive(
     }
   };
 
-  for (const { at, from, bytes } of datagrams) {
+  for (const { at, from, bytes, via } of datagrams) {
     runTimers(at);
     clock = Math.max(clock, at);
-    const key = keyOf(from);
     const endpoint = endpointOf(from);
-    senders.add(key);
-    const receiver = demux !== undefined
-      ? demux.route(bytes, key)
-      : receivers[0];
-    // Unrouted: the server counts a stray and drops it.
-    receiver?.handleDatagram(clock, bytes, endpoint, key);
+    senders.add(endpoint.hostname);
+    if (via === "control") {
+      // The control port: every receiver that takes control datagrams hears it.
+      const control = { hostname: endpoint.hostname, port: endpoint.port + 1 };
+      const key = `${control.hostname}:${control.port}`;
+      for (const receiver of receivers) {
+        receiver.handleControlDatagram?.(clock, bytes, control, key);
+      }
+    } else {
+      const key = keyOf(from);
+      keys.add(key);
+      const receiver = demux !== undefined
+        ? demux.route(bytes, key)
+        : receivers[0];
+      // Unrouted: the server counts a stray and drops it.
+      receiver?.handleDatagram(clock, bytes, endpoint, key);
+    }
     drain();
   }
-  // Let every timer fire: partial frames expire, state is let go.
-  runTimers(clock + 120_000);
+  // Let the timers fire a while: partial frames expire, state is let go.
+  runTimers(clock + SETTLE_MS);
   return { goodFrames, frames, transmits };
 }
 
@@ -177,8 +191,8 @@ function checkTransmit(
   senders: ReadonlySet<string>,
 ): void {
   invariant(
-    senders.has(`${to.hostname}:${to.port}`),
-    `a datagram to ${to.hostname}:${to.port}, which sent nothing`,
+    senders.has(to.hostname) && to.port >= 1 && to.port <= 65535,
+    `a datagram to ${to.hostname}:${to.port}, a host that sent nothing`,
   );
   invariant(
     bytes instanceof Uint8Array && bytes.length <= MAX_DATAGRAM,
@@ -259,6 +273,11 @@ export interface GoodStream {
   /** The datagrams of each frame, in the order sent. */
   readonly frames: readonly (readonly Uint8Array[])[];
   /**
+   * A datagram for the control port before some frames (an RTCP sender
+   * report), by frame index.
+   */
+  readonly reports?: readonly (Uint8Array | undefined)[];
+  /**
    * The longest the sender may pause within a frame, in ms, before the
    * receiver may rightly give up on it (the classic timeout, a latency
    * budget).
@@ -290,6 +309,14 @@ export interface ReceiverTargetSpec {
   readonly good: (rng: Prng, corpus: Corpus) => GoodStream;
   /** Valid datagrams, for hostile senders to send as they are or mutated. */
   readonly seeds: (corpus: Corpus) => readonly Uint8Array[];
+  /** Valid datagrams for the control port (RTCP), when the protocol has one. */
+  readonly controlSeeds?: (corpus: Corpus) => readonly Uint8Array[];
+  /**
+   * Whether the good stream must arrive whole among these hostile
+   * datagrams: more senders, or more state, than the limits leave room for
+   * may rightly evict it. The default counts senders against `safeSenders`.
+   */
+  readonly safe?: (input: FuzzCase) => boolean;
   /** Whole valid frames from a hostile sender, to reorder and corrupt. */
   readonly hostileStream?: (rng: Prng, corpus: Corpus) => Uint8Array[];
   /** The header fields of a datagram, for boundary values. */
@@ -301,14 +328,29 @@ export interface ReceiverTargetSpec {
   ) => void;
 }
 
+/** A datagram at its time on the virtual clock. */
+export interface TimedDatagram {
+  /** When, in ms. */
+  readonly at: number;
+  /** Who sent it. */
+  readonly from: number;
+  /** The bytes. */
+  readonly bytes: Uint8Array;
+  /** Which port. */
+  readonly via?: "control";
+}
+
 /** Absolute times of a case's datagrams, on the virtual clock. */
-export function timed(
-  datagrams: readonly FuzzDatagram[],
-): { at: number; from: number; bytes: Uint8Array }[] {
+export function timed(datagrams: readonly FuzzDatagram[]): TimedDatagram[] {
   let at = START_MS;
   return datagrams.map((d) => {
     at += d.dtMs;
-    return { at, from: d.from, bytes: d.bytes };
+    return {
+      at,
+      from: d.from,
+      bytes: d.bytes,
+      ...(d.via !== undefined && { via: d.via }),
+    };
   });
 }
 
@@ -322,17 +364,23 @@ export function receiverCase(
   corpus: Corpus,
   spec: ReceiverTargetSpec,
 ): FuzzCase {
-  const goodStream = rng.chance(0.9)
+  const goodStream: GoodStream = rng.chance(0.9)
     ? spec.good(rng, corpus)
     : { frames: [], maxGapMs: Infinity };
   interface Item {
     from: number;
     bytes: Uint8Array;
+    via?: "control";
     first?: boolean;
     last?: boolean;
   }
   const good: Item[] = [];
-  for (const frame of goodStream.frames) {
+  const reports = goodStream.reports ?? [];
+  for (const [f, frame] of goodStream.frames.entries()) {
+    const report = reports[f];
+    if (report !== undefined) {
+      good.push({ from: GOOD, bytes: report, via: "control" });
+    }
     frame.forEach((bytes, i) =>
       good.push({
         from: GOOD,
@@ -347,12 +395,23 @@ export function receiverCase(
     ? 1 + rng.int(spec.safeSenders, 2000)
     : 1 + rng.below(spec.safeSenders);
   const seeds = spec.seeds(corpus);
+  const controlSeeds = spec.controlSeeds?.(corpus) ?? [];
   const hostile: Item[] = [];
   const count = flood ? rng.int(50, 3000) : rng.length(400);
   const sender = () => 1 + rng.below(senders);
   while (hostile.length < count) {
     const kind = rng.below(20);
-    if (kind < 2 && spec.hostileStream !== undefined) {
+    if (kind === 19 && controlSeeds.length > 0) {
+      // The control port: the protocol's own reports, or mutated ones.
+      const seed = rng.pick(controlSeeds);
+      hostile.push({
+        from: sender(),
+        bytes: rng.chance(0.3)
+          ? seed
+          : mutate(rng, seed, { others: controlSeeds }),
+        via: "control",
+      });
+    } else if (kind < 2 && spec.hostileStream !== undefined) {
       // A whole valid stream from one hostile sender, reordered and corrupted.
       const stream = spec.hostileStream(rng, corpus);
       if (rng.chance(0.8)) mutateSequence(rng, stream, stream.length + 64);
@@ -392,7 +451,7 @@ export function receiverCase(
       dtMs = rng.chance(0.2) ? 1 : 0;
       if (gap + dtMs > goodStream.maxGapMs / 4) dtMs = 0;
     } else {
-      dtMs = rng.pick([0, 0, 0, 0, 1, 1, 5, 50, 500, 3001, 10_000, 61_000]);
+      dtMs = rng.pick([0, 0, 0, 0, 1, 1, 5, 50, 500, 1001, 3001, 20_000]);
     }
     gap += dtMs;
     if (item.from === GOOD) {
@@ -400,7 +459,12 @@ export function receiverCase(
       if (item.first) midFrame = true;
       if (item.last) midFrame = false;
     }
-    datagrams.push({ from: item.from, dtMs, bytes: item.bytes });
+    datagrams.push({
+      from: item.from,
+      dtMs,
+      bytes: item.bytes,
+      ...(item.via !== undefined && { via: item.via }),
+    });
   }
   return { datagrams, params: { goodFrames: goodStream.frames.length } };
 }
@@ -418,7 +482,8 @@ export function runReceiverCase(
   const all = timed(input.datagrams);
   const mixed = driveFresh(all, spec);
   const goodFrames = param(input, "goodFrames", 0);
-  if (goodFrames === 0 || hostileSenders(input) > spec.safeSenders) return;
+  const safe = spec.safe?.(input) ?? hostileSenders(input) <= spec.safeSenders;
+  if (goodFrames === 0 || !safe) return;
   const alone = driveFresh(all.filter((d) => d.from === GOOD), spec);
   invariant(
     alone.goodFrames.length === goodFrames,
@@ -439,7 +504,7 @@ export function runReceiverCase(
 }
 
 function driveFresh(
-  datagrams: readonly { at: number; from: number; bytes: Uint8Array }[],
+  datagrams: readonly TimedDatagram[],
   spec: ReceiverTargetSpec,
 ): DriveResult {
   const receivers = spec.receivers();

@@ -28,7 +28,12 @@ export interface RegressionContext {
   /** The case's params. */
   readonly params: Readonly<Record<string, number>>;
   /** Each datagram: sender, time since the previous, length in the `.bin`. */
-  readonly datagrams: readonly { from: number; dtMs: number; length: number }[];
+  readonly datagrams: readonly {
+    from: number;
+    dtMs: number;
+    length: number;
+    via?: "control";
+  }[];
 }
 
 /** A fixture read back. */
@@ -78,6 +83,7 @@ export async function saveRegression(
       from: d.from,
       dtMs: d.dtMs,
       length: d.bytes.length,
+      ...(d.via !== undefined && { via: d.via }),
     })),
   };
   const framing = new TextEncoder().encode(
@@ -96,8 +102,11 @@ export async function saveRegression(
   await Deno.writeFile(bin, bytes);
   // One datagram a line: a fixture of many stays readable.
   const json = JSON.stringify(context, null, 2).replace(
-    /\{\s+"from": (\d+),\s+"dtMs": (\d+),\s+"length": (\d+)\s+\}/g,
-    '{ "from": $1, "dtMs": $2, "length": $3 }',
+    /\{\s+"from": (\d+),\s+"dtMs": (\d+),\s+"length": (\d+)(,\s+"via": "control")?\s+\}/g,
+    (_, from, dtMs, length, via) =>
+      `{ "from": ${from}, "dtMs": ${dtMs}, "length": ${length}${
+        via ? ', "via": "control"' : ""
+      } }`,
   );
   await Deno.writeTextFile(new URL(`${name}.json`, dir), json + "\n");
   return bin.pathname;
@@ -142,7 +151,12 @@ export async function loadRegressions(
     const datagrams = context.datagrams.map((d) => {
       const slice = bytes.subarray(at, at + d.length);
       at += d.length;
-      return { from: d.from, dtMs: d.dtMs, bytes: slice };
+      return {
+        from: d.from,
+        dtMs: d.dtMs,
+        bytes: slice,
+        ...(d.via !== undefined && { via: d.via }),
+      };
     });
     regressions.push({
       name,

@@ -8,7 +8,12 @@
 
 import type { Corpus } from "./corpus.ts";
 import { caseSeed, Prng } from "./prng.ts";
-import { countHostile, type FuzzCase, type FuzzTarget } from "./target.ts";
+import {
+  countHostile,
+  type FuzzCase,
+  type FuzzTarget,
+  GOOD,
+} from "./target.ts";
 
 /** A case that failed, shrunk. */
 export interface FuzzFailure {
@@ -156,13 +161,14 @@ export function signature(error: unknown): string {
   return `${name}: ${kind.slice(0, 100)}`;
 }
 
-/** Attempts a shrink may make. */
-const MAX_SHRINK_RUNS = 400;
+/** Attempts a shrink may make, and the time it may take. */
+const MAX_SHRINK_RUNS = 1000;
+const MAX_SHRINK_MS = 30_000;
 
 /**
  * Shrinks a failing case while it fails with the same signature: drops
- * runs of datagrams (halves, then quarters, down to single ones), then
- * shortens each remaining datagram.
+ * runs of hostile datagrams (halves, then quarters, down to single ones),
+ * then of any datagrams, then shortens each remaining datagram.
  */
 export async function shrinkCase(
   target: FuzzTarget,
@@ -170,11 +176,14 @@ export async function shrinkCase(
   error: unknown,
 ): Promise<{ input: FuzzCase; error: unknown }> {
   const wanted = signature(error);
+  const deadline = performance.now() + MAX_SHRINK_MS;
   let best = input;
   let bestError = error;
   let runs = 0;
+  const spent = () => runs >= MAX_SHRINK_RUNS || performance.now() > deadline;
   const fails = async (candidate: FuzzCase): Promise<boolean> => {
-    if (runs++ >= MAX_SHRINK_RUNS) return false;
+    if (spent()) return false;
+    runs++;
     let e = tryCase(target, candidate);
     if (e instanceof Promise) e = await e;
     if (e !== undefined && signature(e) === wanted) {
@@ -184,21 +193,28 @@ export async function shrinkCase(
     }
     return false;
   };
-  for (
-    let size = Math.max(1, best.datagrams.length >> 1);
-    size >= 1 && runs < MAX_SHRINK_RUNS;
-    size >>= 1
-  ) {
-    for (let at = 0; at < best.datagrams.length && runs < MAX_SHRINK_RUNS;) {
-      if (best.datagrams.length <= 1) break;
-      const datagrams = [
-        ...best.datagrams.slice(0, at),
-        ...best.datagrams.slice(at + size),
-      ];
-      if (!(await fails({ ...best, datagrams }))) at += size;
+  // The good sender's datagrams are what the others are checked against:
+  // the hostile ones go first.
+  for (const hostileOnly of [true, false]) {
+    const eligible = () =>
+      best.datagrams.flatMap((d, i) =>
+        !hostileOnly || d.from !== GOOD ? [i] : []
+      );
+    for (
+      let size = Math.max(1, eligible().length >> 1);
+      size >= 1 && !spent();
+      size >>= 1
+    ) {
+      for (let at = 0; !spent();) {
+        const indices = eligible();
+        if (at >= indices.length || best.datagrams.length <= 1) break;
+        const drop = new Set(indices.slice(at, at + size));
+        const datagrams = best.datagrams.filter((_, i) => !drop.has(i));
+        if (!(await fails({ ...best, datagrams }))) at += size;
+      }
     }
   }
-  for (let i = 0; i < best.datagrams.length && runs < MAX_SHRINK_RUNS; i++) {
+  for (let i = 0; i < best.datagrams.length && !spent(); i++) {
     for (;;) {
       const datagram = best.datagrams[i]!;
       if (datagram.bytes.length === 0) break;

@@ -22,6 +22,11 @@ export interface FuzzDatagram {
   readonly dtMs: number;
   /** The bytes. */
   readonly bytes: Uint8Array;
+  /**
+   * `control` for the server's control port (image port + 1, where RTCP
+   * comes); the image port otherwise.
+   */
+  readonly via?: "control";
 }
 
 /** One case: the inputs, in order, and the target's settings for it. */

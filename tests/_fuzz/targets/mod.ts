@@ -19,7 +19,12 @@ import {
   cryptoOpenTarget,
   cryptoReplayWindowTarget,
 } from "./crypto.ts";
-import { rtpJpegTarget, rtpPacketTarget } from "./rtp.ts";
+import {
+  rtpJpegTarget,
+  rtpPacketTarget,
+  rtpReceiverTarget,
+  rtpRtcpTarget,
+} from "./rtp.ts";
 import { serverDemuxTarget } from "./server.ts";
 import { viewerAccessTarget, viewerMjpegTarget } from "./viewer.ts";
 
@@ -30,7 +35,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   classicMessageTarget,
   serverDemuxTarget,
   rtpPacketTarget,
+  rtpRtcpTarget,
   rtpJpegTarget,
+  rtpReceiverTarget,
   cryptoOpenTarget,
   cryptoReplayWindowTarget,
   cryptoKeyFileTarget,

@@ -22,9 +22,32 @@ import {
   type RtpHeader,
 } from "../../../lib/rtp/packet.ts";
 import { packetizeJpeg } from "../../../lib/rtp/packetizer.ts";
+import { RtpReceiver } from "../../../lib/rtp/receiver.ts";
+import { RtpJpegDepacketizer } from "../../../lib/rtp/depacketizer.ts";
+import {
+  buildBye,
+  buildReceiverReport,
+  buildSenderReport,
+  isRtcp,
+  parseRtcp,
+} from "../../../lib/rtp/rtcp.ts";
+import type { Corpus } from "../corpus.ts";
 import { type Field, mutate, randomDatagram } from "../mutate.ts";
 import type { Prng } from "../prng.ts";
-import { type FuzzTarget, invariant, param, sameBytes } from "../target.ts";
+import {
+  type GoodStream,
+  receiverTarget,
+  type ReceiverTargetSpec,
+} from "../receivers.ts";
+import {
+  countHostile,
+  type FuzzTarget,
+  hostileSenders,
+  invariant,
+  InvariantError,
+  param,
+  sameBytes,
+} from "../target.ts";
 
 /** RTP's fields, then RFC 2435's at their offsets without CSRCs. */
 const RTP_FIELDS: readonly Field[] = [
@@ -183,7 +206,11 @@ export const rtpJpegTarget: FuzzTarget = {
     });
     return {
       datagrams: [{ from: 1, dtMs: 0, bytes }],
-      params: { mtu: rng.pick(MTUS), sequence: rng.below(65536) },
+      params: {
+        mtu: rng.pick(MTUS),
+        sequence: rng.below(65536),
+        order: rng.below(2),
+      },
     };
   },
   run: (input) => {
@@ -204,7 +231,12 @@ export const rtpJpegTarget: FuzzTarget = {
         continue;
       }
       checkParsed(bytes, jpeg);
-      roundTrip(jpeg, param(input, "mtu", 1400), param(input, "sequence", 0));
+      roundTrip(
+        jpeg,
+        param(input, "mtu", 1400),
+        param(input, "sequence", 0),
+        param(input, "order", 0),
+      );
     }
   },
 };
@@ -235,7 +267,12 @@ function checkParsed(bytes: Uint8Array, jpeg: ParsedJpeg): void {
   );
 }
 
-function roundTrip(jpeg: ParsedJpeg, mtu: number, sequence: number): void {
+function roundTrip(
+  jpeg: ParsedJpeg,
+  mtu: number,
+  sequence: number,
+  order: number,
+): void {
   const packets = packetizeJpeg(jpeg, { ssrc: 7, sequence, timestamp: 1, mtu });
   const scan = new Uint8Array(jpeg.scan.length);
   let next = 0;
@@ -299,4 +336,257 @@ function roundTrip(jpeg: ParsedJpeg, mtu: number, sequence: number): void {
     next === jpeg.scan.length && sameBytes(scan, jpeg.scan),
     `the packets carry ${next} bytes of a ${jpeg.scan.length}-byte scan, or other bytes`,
   );
+  depacketize(jpeg, order === 1 ? packets.reverse() : packets);
+}
+
+/**
+ * The packets, in any order, through the depacketizer: one JFIF file, which
+ * parseJpeg reads as the same frame (its size rounded up to 8 pixels, as
+ * RFC 2435 sends it).
+ */
+function depacketize(jpeg: ParsedJpeg, packets: readonly Uint8Array[]): void {
+  const frames: Uint8Array[] = [];
+  const depacketizer = new RtpJpegDepacketizer((event) => {
+    invariant(
+      event.type === "frame",
+      () => `the depacketizer dropped a frame: ${JSON.stringify(event)}`,
+    );
+    frames.push(event.bytes);
+  }, { maxFrameBytes: 1 << 25 });
+  for (const packet of packets) {
+    const rtp = readRtpHeader(packet);
+    invariant(typeof rtp !== "string", "a packet the depacketizer cannot read");
+    depacketizer.push(rtp, packet, 0);
+  }
+  invariant(
+    frames.length === 1,
+    `${packets.length} packets made ${frames.length} frames`,
+  );
+  let rebuilt: ParsedJpeg;
+  try {
+    rebuilt = parseJpeg(frames[0]!);
+  } catch (error) {
+    throw new InvariantError(`the rebuilt JFIF does not parse: ${error}`);
+  }
+  invariant(
+    rebuilt.type === jpeg.type && rebuilt.dri === jpeg.dri &&
+      rebuilt.width === Math.ceil(jpeg.width / 8) * 8 &&
+      rebuilt.height === Math.ceil(jpeg.height / 8) * 8 &&
+      rebuilt.tablePrecision === jpeg.tablePrecision &&
+      sameBytes(rebuilt.quantTables, jpeg.quantTables) &&
+      sameBytes(rebuilt.scan, jpeg.scan),
+    () =>
+      `the rebuilt JFIF differs: type ${rebuilt.type}/${jpeg.type}, ${rebuilt.width}x${rebuilt.height} for ${jpeg.width}x${jpeg.height}, dri ${rebuilt.dri}/${jpeg.dri}, scan ${rebuilt.scan.length}/${jpeg.scan.length}`,
+  );
+}
+
+/** The RTP receiver's limits under fuzzing; the rest are its defaults. */
+export const RTP_LIMITS = {
+  maxFrameBytes: 128 * 1024 + 768,
+  maxPendingBytes: 64 * 1024 * 1024,
+  maxStreams: 256,
+  frameTimeoutMs: 1000,
+  // Reports go to every source each interval: 5 s keeps long cases quick.
+  reportIntervalMs: 5000,
+  // Fixed, so that a case replays to the same bytes.
+  ssrc: 0x5eed,
+  clockOffsetMs: 0,
+} as const;
+
+/** The good sender's SSRC; hostile seeds use it too, as an on-path attacker would. */
+export const GOOD_SSRC = 0x600d_5ec0;
+
+/** JPEGs RFC 2435 carries that fit the fuzzing frame limit. */
+function goodJpegs(corpus: Corpus): ParsedJpeg[] {
+  return corpus.baseline
+    .filter((b) => b.jpeg.scan.length + 1024 <= RTP_LIMITS.maxFrameBytes)
+    .map((b) => b.jpeg);
+}
+
+/** One to three frames as `packetizeJpeg` sends them, with sender reports. */
+export function rtpGoodStream(rng: Prng, corpus: Corpus): GoodStream {
+  const jpegs = goodJpegs(corpus);
+  const frames: Uint8Array[][] = [];
+  const reports: (Uint8Array | undefined)[] = [];
+  let sequence = rng.chance(0.3) ? 65536 - rng.below(4) : rng.below(65536);
+  let timestamp = rng.chance(0.3) ? 2 ** 32 - 3000 : rng.u32();
+  const mtu = rng.pick([300, 1400, 9000]);
+  const count = 1 + rng.below(3);
+  for (let n = 0; n < count; n++) {
+    const packets = packetizeJpeg(rng.pick(jpegs), {
+      ssrc: GOOD_SSRC,
+      sequence: sequence & 0xffff,
+      timestamp: timestamp >>> 0,
+      mtu,
+    });
+    reports.push(
+      rng.chance(0.3)
+        ? buildSenderReport({
+          ssrc: GOOD_SSRC,
+          ntpMs: 1_700_000_000_000 + n * 33,
+          rtpTimestamp: timestamp >>> 0,
+          packets: sequence,
+          octets: sequence * 1000,
+          cname: "good@10.0.0.1",
+        })
+        : undefined,
+    );
+    frames.push(packets);
+    sequence += packets.length;
+    timestamp += 3000;
+  }
+  return { frames, reports, maxGapMs: RTP_LIMITS.frameTimeoutMs };
+}
+
+/** RTCP as senders send it: reports and goodbyes, for the good SSRC and others. */
+function rtcpSeeds(): Uint8Array[] {
+  const seeds: Uint8Array[] = [];
+  for (const ssrc of [GOOD_SSRC, 0x1234_5678, 0]) {
+    seeds.push(
+      buildSenderReport({
+        ssrc,
+        ntpMs: 1_700_000_000_000,
+        rtpTimestamp: 90000,
+        packets: 10,
+        octets: 10_000,
+        cname: "x@10.1.0.1",
+      }),
+      buildBye(ssrc),
+      buildReceiverReport(ssrc, [{
+        ssrc: GOOD_SSRC,
+        fractionLost: 0,
+        cumulativeLost: 0,
+        highestSequence: 100,
+        jitter: 0,
+        lastSr: 0,
+        delaySinceLastSr: 0,
+      }], "rr@10.1.0.1"),
+    );
+  }
+  return seeds;
+}
+
+const RTCP_SEEDS = rtcpSeeds();
+
+/** Packets of one frame from a hostile sender: its own SSRC, or the good one. */
+function rtpHostileStream(rng: Prng, corpus: Corpus): Uint8Array[] {
+  return packetizeJpeg(rng.pick(goodJpegs(corpus)), {
+    ssrc: rng.chance(0.3) ? GOOD_SSRC : rng.u32(),
+    sequence: rng.below(65536),
+    timestamp: rng.u32(),
+    mtu: rng.pick([300, 1400]),
+  });
+}
+
+/** The RTP receiver's spec, shared with the server's demux target. */
+export const rtpSpec: ReceiverTargetSpec = {
+  name: "rtp-receiver",
+  about:
+    "RtpReceiver (RTP and RTCP, muxed and on the control port, virtual clock) on mutated packets beside a good source",
+  weight: 3,
+  receivers: () => [new RtpReceiver(RTP_LIMITS)],
+  demuxSenders: false,
+  maxFrameBytes: RTP_LIMITS.maxFrameBytes,
+  safeSenders: 3,
+  // At most 250 hostile datagrams make at most 250 sources (of 256) and
+  // 250 partial frames of 129 KiB (of 64 MiB): the good source keeps its place.
+  safe: (input) => hostileSenders(input) <= 3 && countHostile(input) <= 250,
+  good: rtpGoodStream,
+  seeds: (corpus) => [...corpus.rtp, ...RTCP_SEEDS],
+  controlSeeds: () => RTCP_SEEDS,
+  hostileStream: rtpHostileStream,
+  fields: () => RTP_FIELDS,
+  bounds: (receivers) => {
+    for (const receiver of receivers) {
+      if (!(receiver instanceof RtpReceiver)) continue;
+      invariant(
+        receiver.streams <= RTP_LIMITS.maxStreams,
+        `${receiver.streams} RTP sources held, limit ${RTP_LIMITS.maxStreams}`,
+      );
+    }
+  },
+};
+
+/** `RtpReceiver`, fed as the server feeds it. */
+export const rtpReceiverTarget: FuzzTarget = receiverTarget(rtpSpec);
+
+/** `parseRtcp` on mutated compound RTCP. */
+export const rtpRtcpTarget: FuzzTarget = {
+  name: "rtp-rtcp",
+  about:
+    "isRtcp and parseRtcp on mutated SR, RR, SDES and BYE compounds: fields in range, never a throw",
+  generate: (rng) => {
+    const datagrams = [];
+    const count = 1 + rng.below(16);
+    for (let n = 0; n < count; n++) {
+      const a = rng.pick(RTCP_SEEDS);
+      // Compounds of two, as senders send SR then SDES.
+      const seed = rng.chance(0.3) ? concatBytes(a, rng.pick(RTCP_SEEDS)) : a;
+      const bytes = rng.chance(0.1)
+        ? randomDatagram(rng, 1500)
+        : mutate(rng, seed, {
+          others: RTCP_SEEDS,
+          fields: [{ offset: 0, size: 1 }, { offset: 1, size: 1 }, {
+            offset: 2,
+            size: 2,
+          }, { offset: 4, size: 4 }],
+        });
+      datagrams.push({ from: 1, dtMs: 0, bytes });
+    }
+    return { datagrams, params: {} };
+  },
+  run: (input) => {
+    for (const { bytes } of input.datagrams) {
+      isRtcp(bytes);
+      let at = 0;
+      for (const packet of parseRtcp(bytes)) {
+        at++;
+        switch (packet.type) {
+          case "sr":
+          case "rr":
+            invariant(
+              u32(packet.ssrc) && packet.reports.length <= 31 &&
+                packet.reports.every((r) =>
+                  u32(r.ssrc) && r.fractionLost <= 255
+                ),
+              () => `a ${packet.type} read as ${JSON.stringify(packet)}`,
+            );
+            if (packet.type === "sr") {
+              invariant(
+                Number.isFinite(packet.ntpMs),
+                `an SR at NTP ${packet.ntpMs} ms`,
+              );
+            }
+            break;
+          case "sdes":
+            invariant(
+              u32(packet.ssrc) &&
+                (packet.cname === undefined || packet.cname.length <= 255),
+              "an SDES read wrong",
+            );
+            break;
+          case "bye":
+            invariant(
+              packet.ssrcs.length <= 31 && packet.ssrcs.every(u32),
+              "a BYE read wrong",
+            );
+        }
+      }
+      invariant(
+        at <= bytes.length / 4,
+        `${at} RTCP packets in ${bytes.length} bytes`,
+      );
+    }
+  },
+};
+
+function u32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
