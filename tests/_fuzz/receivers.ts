@@ -278,11 +278,11 @@ export interface GoodStream {
    */
   readonly reports?: readonly (Uint8Array | undefined)[];
   /**
-   * The longest the sender may pause within a frame, in ms, before the
-   * receiver may rightly give up on it (the classic timeout, a latency
-   * budget).
+   * The longest a frame may take from its first datagram to its last, in
+   * ms, before the receiver may rightly give up on it (a latency budget, a
+   * timeout of silence).
    */
-  readonly maxGapMs: number;
+  readonly maxFrameMs: number;
 }
 
 /** What {@linkcode receiverTarget} needs to know of a protocol. */
@@ -366,7 +366,7 @@ export function receiverCase(
 ): FuzzCase {
   const goodStream: GoodStream = rng.chance(0.9)
     ? spec.good(rng, corpus)
-    : { frames: [], maxGapMs: Infinity };
+    : { frames: [], maxFrameMs: Infinity };
   interface Item {
     from: number;
     bytes: Uint8Array;
@@ -444,21 +444,21 @@ export function receiverCase(
   // The good sender is mid-frame from a first datagram to a last one: then
   // the clock only creeps, so that it is never rightly given up on.
   let midFrame = false;
-  let gap = 0;
+  let frameMs = 0;
   for (const item of merged) {
     let dtMs: number;
     if (midFrame) {
       dtMs = rng.chance(0.2) ? 1 : 0;
-      if (gap + dtMs > goodStream.maxGapMs / 4) dtMs = 0;
+      if (frameMs + dtMs > goodStream.maxFrameMs / 2) dtMs = 0;
     } else {
       dtMs = rng.pick([0, 0, 0, 0, 1, 1, 5, 50, 500, 1001, 3001, 20_000]);
     }
-    gap += dtMs;
-    if (item.from === GOOD) {
-      gap = 0;
-      if (item.first) midFrame = true;
-      if (item.last) midFrame = false;
+    frameMs += dtMs;
+    if (item.from === GOOD && item.first) {
+      midFrame = true;
+      frameMs = 0;
     }
+    if (item.from === GOOD && item.last) midFrame = false;
     datagrams.push({
       from: item.from,
       dtMs,

@@ -62,7 +62,7 @@ export function classicGoodStream(rng: Prng, corpus: Corpus): GoodStream {
   for (let n = 0; n < count; n++) {
     frames.push(classicFrame(rng, corpus));
   }
-  return { frames, maxGapMs: CLASSIC_LIMITS.timeoutMs };
+  return { frames, maxFrameMs: CLASSIC_LIMITS.timeoutMs };
 }
 
 function classicFrame(rng: Prng, corpus: Corpus): Uint8Array[] {

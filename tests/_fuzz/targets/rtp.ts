@@ -435,7 +435,7 @@ export function rtpGoodStream(rng: Prng, corpus: Corpus): GoodStream {
     sequence += packets.length;
     timestamp += 3000;
   }
-  return { frames, reports, maxGapMs: RTP_LIMITS.frameTimeoutMs };
+  return { frames, reports, maxFrameMs: RTP_LIMITS.frameTimeoutMs };
 }
 
 /** RTCP as senders send it: reports and goodbyes, for the good SSRC and others. */
