@@ -278,6 +278,12 @@ export interface GoodStream {
    */
   readonly reports?: readonly (Uint8Array | undefined)[];
   /**
+   * The frames as the receiver must hand them out, when the protocol
+   * carries them unchanged (classic, stream; not RTP/JPEG, which rebuilds
+   * the headers): kept in the case as hashes.
+   */
+  readonly images?: readonly Uint8Array[];
+  /**
    * The longest a frame may take from its first datagram to its last, in
    * ms, before the receiver may rightly give up on it (a latency budget, a
    * timeout of silence).
@@ -466,7 +472,13 @@ export function receiverCase(
       ...(item.via !== undefined && { via: item.via }),
     });
   }
-  return { datagrams, params: { goodFrames: goodStream.frames.length } };
+  const params: Record<string, number> = {
+    goodFrames: goodStream.frames.length,
+  };
+  goodStream.images?.forEach((image, i) =>
+    params[`goodHash${i}`] = fnv1a(image)
+  );
+  return { datagrams, params };
 }
 
 /**
@@ -494,6 +506,11 @@ export function runReceiverCase(
     `the good sender sent ${goodFrames} frames; among hostile datagrams, ${mixed.goodFrames.length} arrived`,
   );
   for (let i = 0; i < goodFrames; i++) {
+    const hash = input.params[`goodHash${i}`];
+    invariant(
+      hash === undefined || fnv1a(alone.goodFrames[i]!) === hash,
+      `good frame ${i} is not the image sent, even alone`,
+    );
     invariant(
       sameBytes(mixed.goodFrames[i]!, alone.goodFrames[i]!),
       `good frame ${i} arrived altered among hostile datagrams (${
@@ -517,6 +534,15 @@ function driveFresh(
     maxFrameBytes: spec.maxFrameBytes,
     bounds: () => spec.bounds(receivers, demux),
   });
+}
+
+/** FNV-1a over bytes: a frame's fingerprint in a case's params. */
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /** A target for receivers, from their spec. */

@@ -58,16 +58,24 @@ const CLASSIC_FIELDS: readonly Field[] = [
 /** A few corpus images as a classic client sends them: whole, or chunked. */
 export function classicGoodStream(rng: Prng, corpus: Corpus): GoodStream {
   const frames: Uint8Array[][] = [];
+  const images: Uint8Array[] = [];
   const count = 1 + rng.below(3);
   for (let n = 0; n < count; n++) {
-    frames.push(classicFrame(rng, corpus));
+    const from = rng.chance(0.8) ? corpus.smallImages : corpus.images;
+    const image = rng.pick(from).bytes;
+    images.push(image);
+    frames.push(classicFrame(rng, corpus, image));
   }
-  return { frames, maxFrameMs: CLASSIC_LIMITS.timeoutMs };
+  return { frames, images, maxFrameMs: CLASSIC_LIMITS.timeoutMs };
 }
 
-function classicFrame(rng: Prng, corpus: Corpus): Uint8Array[] {
-  const images = rng.chance(0.8) ? corpus.smallImages : corpus.images;
-  const image = rng.pick(images).bytes;
+function classicFrame(
+  rng: Prng,
+  corpus: Corpus,
+  image: Uint8Array = rng.pick(
+    rng.chance(0.8) ? corpus.smallImages : corpus.images,
+  ).bytes,
+): Uint8Array[] {
   if (image.length <= 65507 && rng.chance(0.3)) {
     return frameDatagrams(image, { single: true });
   }
