@@ -2,7 +2,7 @@
  * Fuzz target of the server's receive path: the `ProtocolDemux` over the
  * receivers `FrameServer` builds by default, fed as its receive loops feed
  * them, with every protocol's datagrams from floods of senders beside a
- * good sender of either protocol.
+ * good sender of any of them.
  *
  * @module
  */
@@ -10,8 +10,8 @@
 import { ClassicReceiver } from "../../../lib/classic/receiver.ts";
 import { RtpReceiver } from "../../../lib/rtp/receiver.ts";
 import type { ProtocolReceiver } from "../../../lib/server/types.ts";
-import { receiverTarget } from "../receivers.ts";
-import { invariant } from "../target.ts";
+import { receiverTarget, type ReceiverTargetSpec } from "../receivers.ts";
+import { hostileSenders, invariant } from "../target.ts";
 import { CLASSIC_LIMITS, classicSpec } from "./classic.ts";
 import { RTP_LIMITS, rtpSpec } from "./rtp.ts";
 
@@ -36,41 +36,37 @@ export function serverReceivers(): ProtocolReceiver[] {
   ];
 }
 
+/** The specs of the protocols `serverReceivers` serves: their senders and bounds. */
+const PROTOCOLS: readonly ReceiverTargetSpec[] = [rtpSpec, classicSpec];
+
 /** The demux and the server's receivers. */
 export const serverDemuxTarget = receiverTarget({
   name: "server-demux",
   about:
-    "ProtocolDemux over the receivers FrameServer builds (RTP, classic), every protocol's datagrams from floods of senders",
+    "ProtocolDemux over the receivers FrameServer builds, every protocol's datagrams from floods of senders",
   weight: 3,
   receivers: serverReceivers,
   demuxSenders: DEMUX_SENDERS,
-  maxFrameBytes: Math.max(
-    CLASSIC_LIMITS.maxFrameBytes,
-    RTP_LIMITS.maxFrameBytes,
-  ),
-  safeSenders: 3,
-  safe: (input) => classicSpec.safe?.(input) !== false && rtpSpec.safe!(input),
-  good: (rng, corpus) =>
-    rng.chance(0.5) ? classicSpec.good(rng, corpus) : rtpSpec.good(rng, corpus),
-  seeds: (
-    corpus,
-  ) => [
-    ...classicSpec.seeds(corpus),
-    ...rtpSpec.seeds(corpus),
+  maxFrameBytes: Math.max(...PROTOCOLS.map((p) => p.maxFrameBytes)),
+  safeSenders: Math.min(...PROTOCOLS.map((p) => p.safeSenders)),
+  safe: (input) =>
+    PROTOCOLS.every((p) =>
+      p.safe?.(input) ?? hostileSenders(input) <= p.safeSenders
+    ),
+  good: (rng, corpus) => rng.pick(PROTOCOLS).good(rng, corpus),
+  seeds: (corpus) => [
+    ...PROTOCOLS.flatMap((p) => p.seeds(corpus)),
     ...corpus.messages,
   ],
-  controlSeeds: rtpSpec.controlSeeds!,
-  hostileStream: (rng, corpus) =>
-    rng.chance(0.5)
-      ? classicSpec.hostileStream!(rng, corpus)
-      : rtpSpec.hostileStream!(rng, corpus),
-  fields: (datagram) =>
-    datagram[0]! >> 6 === 2
-      ? rtpSpec.fields!(datagram)
-      : classicSpec.fields!(datagram),
+  controlSeeds: (corpus) =>
+    PROTOCOLS.flatMap((p) => p.controlSeeds?.(corpus) ?? []),
+  hostileStream: (rng, corpus) => {
+    const streams = PROTOCOLS.filter((p) => p.hostileStream !== undefined);
+    return rng.pick(streams).hostileStream!(rng, corpus);
+  },
+  fields: (datagram) => PROTOCOLS.flatMap((p) => p.fields?.(datagram) ?? []),
   bounds: (receivers, demux) => {
-    classicSpec.bounds(receivers, demux);
-    rtpSpec.bounds(receivers, demux);
+    for (const p of PROTOCOLS) p.bounds(receivers, demux);
     invariant(
       demux !== undefined && demux.senders <= DEMUX_SENDERS,
       `the demux holds ${demux?.senders} senders, limit ${DEMUX_SENDERS}`,
