@@ -8,7 +8,7 @@
  */
 
 import type { FuzzFailure } from "./run.ts";
-import type { FuzzCase } from "./target.ts";
+import { concatBytes, type FuzzCase } from "./target.ts";
 
 /** Where the fixtures live. */
 export const REGRESSIONS_DIR = new URL("../fixtures/fuzz/", import.meta.url);
@@ -65,13 +65,7 @@ export async function saveRegression(
   note?: string,
 ): Promise<string> {
   const { input } = failure;
-  const total = input.datagrams.reduce((n, d) => n + d.bytes.length, 0);
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const d of input.datagrams) {
-    bytes.set(d.bytes, at);
-    at += d.bytes.length;
-  }
+  const bytes = concatBytes(input.datagrams.map((d) => d.bytes));
   const context: RegressionContext = {
     target: failure.target,
     error: oneLine(failure.error),
@@ -90,7 +84,7 @@ export async function saveRegression(
     JSON.stringify([failure.target, input.params, context.datagrams]),
   );
   const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", concat(framing, bytes)),
+    await crypto.subtle.digest("SHA-256", concatBytes([framing, bytes])),
   );
   const hash = Array.from(
     digest.subarray(0, 6),
@@ -110,13 +104,6 @@ export async function saveRegression(
   );
   await Deno.writeTextFile(new URL(`${name}.json`, dir), json + "\n");
   return bin.pathname;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Reads every fixture in `dir`, in name order; none when it does not exist. */

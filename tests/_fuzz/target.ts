@@ -81,6 +81,21 @@ export function invariant(
   }
 }
 
+/** The bytes of `parts`, one after another, in a new array. */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+): Uint8Array<ArrayBuffer> {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** Whether two byte arrays hold the same bytes. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

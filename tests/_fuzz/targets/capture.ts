@@ -14,6 +14,7 @@ import type { Corpus } from "../corpus.ts";
 import { mutate, randomDatagram } from "../mutate.ts";
 import type { Prng } from "../prng.ts";
 import {
+  concatBytes,
   type FuzzCase,
   type FuzzDatagram,
   type FuzzTarget,
@@ -56,13 +57,7 @@ function mjpegStream(
     else if (kind === 2) pieces.push(jpeg);
     else pieces.push(mutate(rng, jpeg, { others: small, maxLength: 1 << 20 }));
   }
-  const total = pieces.reduce((n, p) => n + p.length, 0);
-  const stream = new Uint8Array(total);
-  let at = 0;
-  for (const piece of pieces) {
-    stream.set(piece, at);
-    at += piece.length;
-  }
+  const stream = concatBytes(pieces);
   return { stream, clean, frames: clean ? count : 0 };
 }
 
@@ -82,14 +77,7 @@ export function chunked(rng: Prng, stream: Uint8Array): FuzzDatagram[] {
 
 /** Concatenates a case's chunks: the stream they were cut from. */
 export function joined(input: FuzzCase): Uint8Array {
-  const total = input.datagrams.reduce((n, d) => n + d.bytes.length, 0);
-  const stream = new Uint8Array(total);
-  let at = 0;
-  for (const d of input.datagrams) {
-    stream.set(d.bytes, at);
-    at += d.bytes.length;
-  }
-  return stream;
+  return concatBytes(input.datagrams.map((d) => d.bytes));
 }
 
 function split(

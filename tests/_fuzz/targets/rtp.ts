@@ -40,6 +40,7 @@ import {
   type ReceiverTargetSpec,
 } from "../receivers.ts";
 import {
+  concatBytes,
   countHostile,
   type FuzzTarget,
   hostileSenders,
@@ -521,7 +522,7 @@ export const rtpRtcpTarget: FuzzTarget = {
     for (let n = 0; n < count; n++) {
       const a = rng.pick(RTCP_SEEDS);
       // Compounds of two, as senders send SR then SDES.
-      const seed = rng.chance(0.3) ? concatBytes(a, rng.pick(RTCP_SEEDS)) : a;
+      const seed = rng.chance(0.3) ? concatBytes([a, rng.pick(RTCP_SEEDS)]) : a;
       const bytes = rng.chance(0.1)
         ? randomDatagram(rng, 1500)
         : mutate(rng, seed, {
@@ -594,11 +595,4 @@ function withoutEoi(scan: Uint8Array): Uint8Array {
 
 function u32(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

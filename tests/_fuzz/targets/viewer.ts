@@ -20,6 +20,7 @@ import {
 import { mutate, randomDatagram } from "../mutate.ts";
 import type { Prng } from "../prng.ts";
 import {
+  concatBytes,
   type FuzzDatagram,
   type FuzzTarget,
   invariant,
@@ -148,13 +149,7 @@ function mjpegBody(
       }
     }
   }
-  const total = pieces.reduce((n, p) => n + p.length, 0);
-  let body: Uint8Array = new Uint8Array(total);
-  let at = 0;
-  for (const piece of pieces) {
-    body.set(piece, at);
-    at += piece.length;
-  }
+  let body: Uint8Array = concatBytes(pieces);
   if (!clean && rng.chance(0.3)) {
     body = mutate(rng, body, { maxLength: 1 << 21 });
   }
