@@ -26,6 +26,11 @@ import {
   rtpRtcpTarget,
 } from "./rtp.ts";
 import { serverDemuxTarget } from "./server.ts";
+import {
+  streamReceiverTarget,
+  streamSenderTarget,
+  streamWireTarget,
+} from "./stream.ts";
 import { viewerAccessTarget, viewerMjpegTarget } from "./viewer.ts";
 
 /** The targets. */
@@ -34,6 +39,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   classicReceiverTarget,
   classicMessageTarget,
   serverDemuxTarget,
+  streamWireTarget,
+  streamReceiverTarget,
+  streamSenderTarget,
   rtpPacketTarget,
   rtpRtcpTarget,
   rtpJpegTarget,

@@ -9,21 +9,25 @@
 
 import { ClassicReceiver } from "../../../lib/classic/receiver.ts";
 import { RtpReceiver } from "../../../lib/rtp/receiver.ts";
+import { StreamReceiver } from "../../../lib/stream/receiver.ts";
 import type { ProtocolReceiver } from "../../../lib/server/types.ts";
 import { receiverTarget, type ReceiverTargetSpec } from "../receivers.ts";
 import { hostileSenders, invariant } from "../target.ts";
 import { CLASSIC_LIMITS, classicSpec } from "./classic.ts";
 import { RTP_LIMITS, rtpSpec } from "./rtp.ts";
+import { STREAM_LIMITS, streamSpec } from "./stream.ts";
 
 /** The demux's bound on senders under fuzzing (the server's is 4096). */
 const DEMUX_SENDERS = 512;
 
 /**
- * The receivers `FrameServer.listen` builds by default, in its order (RTP,
- * then classic, which takes any header or image), with the fuzzing limits.
+ * The receivers `FrameServer.listen` builds by default, in its order
+ * (stream, by its magic; RTP; then classic, which takes any header or
+ * image), with the fuzzing limits.
  */
 export function serverReceivers(): ProtocolReceiver[] {
   return [
+    new StreamReceiver(STREAM_LIMITS),
     new RtpReceiver(RTP_LIMITS),
     new ClassicReceiver({
       ...CLASSIC_LIMITS,
@@ -37,7 +41,11 @@ export function serverReceivers(): ProtocolReceiver[] {
 }
 
 /** The specs of the protocols `serverReceivers` serves: their senders and bounds. */
-const PROTOCOLS: readonly ReceiverTargetSpec[] = [rtpSpec, classicSpec];
+const PROTOCOLS: readonly ReceiverTargetSpec[] = [
+  streamSpec,
+  rtpSpec,
+  classicSpec,
+];
 
 /** The demux and the server's receivers. */
 export const serverDemuxTarget = receiverTarget({
