@@ -218,6 +218,29 @@ Deno.test("RtpReceiver ends a source at BYE, counting its partial frame lost", (
   ]);
 });
 
+Deno.test("RtpReceiver forgets a source silent for five report intervals, and stops reporting to it", () => {
+  const r = receiver({ reportIntervalMs: 1000 });
+  r.handleDatagram(0, frame(5, 0, 0)[0]!, FROM, KEY);
+  r.handleDatagram(0, frame(6, 0, 0)[0]!, FROM, KEY);
+  let reports = 0;
+  for (let now = 0; now <= 20_000; now += 100) {
+    // Source 6 goes on sending; source 5 fell silent at once.
+    if (now > 0 && now % 1000 === 0) {
+      r.handleDatagram(now, frame(6, now / 1000, now * 90)[0]!, FROM, KEY);
+    }
+    r.handleTimeout(now);
+    for (let t; (t = r.pollTransmit()) !== undefined;) {
+      const [rr] = parseRtcp(t.bytes);
+      if (rr?.type === "rr" && rr.reports.some((b) => b.ssrc === 5)) reports++;
+    }
+  }
+  assert.equal(r.streams, 1);
+  assert.ok(
+    reports >= 4 && reports <= 6,
+    `${reports} reports for the silent source`,
+  );
+});
+
 Deno.test("RtpReceiver keeps state for at most maxStreams sources", () => {
   const r = receiver({ maxStreams: 8 });
   for (let ssrc = 0; ssrc < 100; ssrc++) {

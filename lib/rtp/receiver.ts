@@ -86,6 +86,8 @@ interface RtpStream {
   readonly stats: ReceptionStats;
   rtcpTo: Endpoint | undefined;
   lastSr: SenderReportInfo | undefined;
+  /** When its RTP, or its sender's RTCP, last came. */
+  lastHeard: number;
 }
 
 /**
@@ -228,6 +230,7 @@ export class RtpReceiver implements ProtocolReceiver {
       ? last
       : this.#stream(fromKey, from, rtp.ssrc, rtp.sequence);
     this.#last = stream;
+    stream.lastHeard = now;
     stream.stats.record(rtp.sequence, rtp.timestamp, now, 90);
     stream.depacketizer.push(rtp, datagram, now);
     if (this.#nextSweep === 0) this.#nextSweep = now + this.#sweepMs;
@@ -256,6 +259,7 @@ export class RtpReceiver implements ProtocolReceiver {
       if (packet.type === "sr") {
         const stream = this.#bySsrc.get(rtcpKey(from.hostname, packet.ssrc));
         if (stream === undefined) continue;
+        stream.lastHeard = now;
         stream.rtcpTo = from;
         stream.lastSr = {
           ntpMs: packet.ntpMs,
@@ -296,8 +300,18 @@ export class RtpReceiver implements ProtocolReceiver {
   handleTimeout(now: number): void {
     if (this.#nextSweep > 0 && now >= this.#nextSweep) {
       this.#nextSweep = now + this.#sweepMs;
-      for (const stream of this.#streams.values()) {
+      const silent: [string, RtpStream][] = [];
+      for (const entry of this.#streams) {
+        const stream = entry[1];
         stream.depacketizer.sweep(now);
+        if (now - stream.lastHeard > this.#sourceTimeoutMs) silent.push(entry);
+      }
+      // A source silent for five report intervals is gone (RFC 3550
+      // §6.3.5): no more reports to it, which a spoofed packet could
+      // otherwise draw forever, and its state goes.
+      for (const [key, stream] of silent) {
+        this.#streams.delete(key);
+        this.#drop(stream);
       }
     }
     if (this.#nextReport > 0 && now >= this.#nextReport) {
@@ -354,6 +368,10 @@ export class RtpReceiver implements ProtocolReceiver {
     }
   }
 
+  get #sourceTimeoutMs(): number {
+    return 5 * Math.max(this.#reportMs, 1000);
+  }
+
   get #sweepMs(): number {
     return Math.max(10, Math.min(this.#timeoutMs / 2, 500));
   }
@@ -385,6 +403,8 @@ export class RtpReceiver implements ProtocolReceiver {
       stats: new ReceptionStats(sequence),
       rtcpTo: undefined,
       lastSr: undefined,
+      // Set by the packet that made it, at once.
+      lastHeard: 0,
     };
     stream = created;
     this.#streams.set(key, stream);
