@@ -72,7 +72,27 @@ export interface DriveOptions {
   readonly maxFrameBytes: number;
   /** Checks the receivers' bounds; called after every step. */
   readonly bounds?: () => void;
+  /**
+   * The most bytes the receivers may send a host: this many times what it
+   * sent, and `slackBytes` more. A spoofed source makes a receiver a
+   * reflector; more than a few times is an amplifier.
+   */
+  readonly amplification?: Amplification;
 }
+
+/** A bound on the bytes sent to a host for the bytes it sent. */
+export interface Amplification {
+  /** Times the bytes received. */
+  readonly factor: number;
+  /** Bytes allowed besides. */
+  readonly slackBytes: number;
+}
+
+/** QUIC's bound before an address is validated (RFC 9000 §8.1) is three times; four, and room for reports. */
+export const DEFAULT_AMPLIFICATION: Amplification = {
+  factor: 4,
+  slackBytes: 4096,
+};
 
 /**
  * Feeds `datagrams` at their times (`at`, ms on the virtual clock) to the
@@ -83,6 +103,11 @@ export function drive(
   options: DriveOptions,
 ): DriveResult {
   const { receivers, demux, maxFrameBytes, bounds } = options;
+  const amplification = options.amplification ?? DEFAULT_AMPLIFICATION;
+  const bytesIn = new Map<string, number>();
+  const bytesOut = new Map<string, number>();
+  const sent = (to: { hostname: string }, bytes: Uint8Array) =>
+    bytesOut.set(to.hostname, (bytesOut.get(to.hostname) ?? 0) + bytes.length);
   const goodFrames: Uint8Array[] = [];
   /** Hosts that sent anything: the only ones a receiver may send to. */
   const senders = new Set<string>();
@@ -102,6 +127,7 @@ export function drive(
           if (event.frame.ack !== undefined) {
             stepTransmits++;
             checkTransmit(event.frame.ack.to, event.frame.ack.bytes, senders);
+            sent(event.frame.ack.to, event.frame.ack.bytes);
           }
           if (event.frame.sender.startsWith(GOOD_KEY)) {
             goodFrames.push(event.frame.bytes);
@@ -114,6 +140,7 @@ export function drive(
       }
       for (let t; (t = receiver.pollTransmit()) !== undefined;) {
         checkTransmit(t.to, t.bytes, senders);
+        sent(t.to, t.bytes);
         invariant(
           ++stepTransmits <= MAX_TRANSMITS_PER_STEP,
           `${receiver.protocol} asked for more than ${MAX_TRANSMITS_PER_STEP} datagrams in one step`,
@@ -162,6 +189,10 @@ export function drive(
     clock = Math.max(clock, at);
     const endpoint = endpointOf(from);
     senders.add(endpoint.hostname);
+    bytesIn.set(
+      endpoint.hostname,
+      (bytesIn.get(endpoint.hostname) ?? 0) + bytes.length,
+    );
     if (via === "control") {
       // The control port: every receiver that takes control datagrams hears it.
       const control = { hostname: endpoint.hostname, port: endpoint.port + 1 };
@@ -182,6 +213,13 @@ export function drive(
   }
   // Let the timers fire a while: partial frames expire, state is let go.
   runTimers(clock + SETTLE_MS);
+  for (const [host, out] of bytesOut) {
+    const received = bytesIn.get(host) ?? 0;
+    invariant(
+      out <= amplification.factor * received + amplification.slackBytes,
+      `${host} sent ${received} bytes and was sent ${out}: an amplifier`,
+    );
+  }
   return { goodFrames, frames, transmits };
 }
 
@@ -327,6 +365,8 @@ export interface ReceiverTargetSpec {
   readonly hostileStream?: (rng: Prng, corpus: Corpus) => Uint8Array[];
   /** The header fields of a datagram, for boundary values. */
   readonly fields?: (datagram: Uint8Array) => readonly Field[];
+  /** How much the receivers may send a host for what it sent. @default {DEFAULT_AMPLIFICATION} */
+  readonly amplification?: Amplification;
   /** Throws unless the receivers (and the demux) are within their bounds. */
   readonly bounds: (
     receivers: readonly ProtocolReceiver[],
@@ -533,6 +573,8 @@ function driveFresh(
     ...(demux !== undefined && { demux }),
     maxFrameBytes: spec.maxFrameBytes,
     bounds: () => spec.bounds(receivers, demux),
+    ...(spec.amplification !== undefined &&
+      { amplification: spec.amplification }),
   });
 }
 
