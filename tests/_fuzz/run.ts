@@ -166,9 +166,10 @@ const MAX_SHRINK_RUNS = 1000;
 const MAX_SHRINK_MS = 30_000;
 
 /**
- * Shrinks a failing case while it fails with the same signature: drops
- * runs of hostile datagrams (halves, then quarters, down to single ones),
- * then of any datagrams, then shortens each remaining datagram.
+ * Shrinks a failing case while it fails with the same signature: drops the
+ * good sender's stream whole if it can, then runs of hostile datagrams
+ * (halves, then quarters, down to single ones), then, with no good stream
+ * left, of any datagrams; then shortens each remaining datagram.
  */
 export async function shrinkCase(
   target: FuzzTarget,
@@ -193,9 +194,19 @@ export async function shrinkCase(
     }
     return false;
   };
-  // The good sender's datagrams are what the others are checked against:
-  // the hostile ones go first.
-  for (const hostileOnly of [true, false]) {
+  // The good sender's datagrams are what the others are checked against,
+  // and the params count its frames: it goes whole, or stays whole.
+  if (best.datagrams.some((d) => d.from === GOOD)) {
+    const params = Object.fromEntries(
+      Object.entries(best.params).filter(([name]) => !name.startsWith("good")),
+    );
+    await fails({
+      datagrams: best.datagrams.filter((d) => d.from !== GOOD),
+      params,
+    });
+  }
+  const goodStays = best.datagrams.some((d) => d.from === GOOD);
+  for (const hostileOnly of goodStays ? [true] : [true, false]) {
     const eligible = () =>
       best.datagrams.flatMap((d, i) =>
         !hostileOnly || d.from !== GOOD ? [i] : []
@@ -217,7 +228,11 @@ export async function shrinkCase(
   for (let i = 0; i < best.datagrams.length && !spent(); i++) {
     for (;;) {
       const datagram = best.datagrams[i]!;
-      if (datagram.bytes.length === 0) break;
+      if (
+        datagram.bytes.length === 0 || (goodStays && datagram.from === GOOD)
+      ) {
+        break;
+      }
       const datagrams = [...best.datagrams];
       datagrams[i] = {
         ...datagram,

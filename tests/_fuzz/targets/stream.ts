@@ -401,7 +401,7 @@ export const streamSenderTarget: FuzzTarget = {
         );
         sent.push({ at: now, bytes: t.bytes.slice() });
       }
-      for (let e; (e = sender.pollEvent()) !== undefined;);
+      while (sender.pollEvent() !== undefined);
     };
     const until = (at: number) => {
       for (let rounds = 0; rounds < 100_000; rounds++) {
