@@ -78,6 +78,8 @@ export interface DriveOptions {
    * reflector; more than a few times is an amplifier.
    */
   readonly amplification?: Amplification;
+  /** The most datagrams one step may ask for. @default {256} */
+  readonly maxTransmitsPerStep?: number;
 }
 
 /** A bound on the bytes sent to a host for the bytes it sent. */
@@ -104,6 +106,7 @@ export function drive(
 ): DriveResult {
   const { receivers, demux, maxFrameBytes, bounds } = options;
   const amplification = options.amplification ?? DEFAULT_AMPLIFICATION;
+  const maxTransmits = options.maxTransmitsPerStep ?? MAX_TRANSMITS_PER_STEP;
   const bytesIn = new Map<string, number>();
   const bytesOut = new Map<string, number>();
   const sent = (to: { hostname: string }, bytes: Uint8Array) =>
@@ -134,16 +137,16 @@ export function drive(
           }
         }
         invariant(
-          stepTransmits <= MAX_TRANSMITS_PER_STEP,
-          `${receiver.protocol} acknowledged more than ${MAX_TRANSMITS_PER_STEP} frames in one step`,
+          stepTransmits <= maxTransmits,
+          `${receiver.protocol} acknowledged more than ${maxTransmits} frames in one step`,
         );
       }
       for (let t; (t = receiver.pollTransmit()) !== undefined;) {
         checkTransmit(t.to, t.bytes, senders);
         sent(t.to, t.bytes);
         invariant(
-          ++stepTransmits <= MAX_TRANSMITS_PER_STEP,
-          `${receiver.protocol} asked for more than ${MAX_TRANSMITS_PER_STEP} datagrams in one step`,
+          ++stepTransmits <= maxTransmits,
+          `${receiver.protocol} asked for more than ${maxTransmits} datagrams in one step`,
         );
       }
       transmits += stepTransmits;
@@ -367,6 +370,8 @@ export interface ReceiverTargetSpec {
   readonly fields?: (datagram: Uint8Array) => readonly Field[];
   /** How much the receivers may send a host for what it sent. @default {DEFAULT_AMPLIFICATION} */
   readonly amplification?: Amplification;
+  /** The most datagrams one step may ask for. @default {256} */
+  readonly maxTransmitsPerStep?: number;
   /** Throws unless the receivers (and the demux) are within their bounds. */
   readonly bounds: (
     receivers: readonly ProtocolReceiver[],
@@ -575,6 +580,8 @@ function driveFresh(
     bounds: () => spec.bounds(receivers, demux),
     ...(spec.amplification !== undefined &&
       { amplification: spec.amplification }),
+    ...(spec.maxTransmitsPerStep !== undefined &&
+      { maxTransmitsPerStep: spec.maxTransmitsPerStep }),
   });
 }
 

