@@ -26,6 +26,7 @@ import {
   rtpRtcpTarget,
 } from "./rtp.ts";
 import { serverDemuxTarget } from "./server.ts";
+import { rtspMessageTarget } from "./rtsp.ts";
 import {
   streamReceiverTarget,
   streamSenderTarget,
@@ -52,6 +53,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   captureJpegSplitterTarget,
   viewerMjpegTarget,
   viewerAccessTarget,
+  rtspMessageTarget,
   codecInspectTarget,
 ];
 
