@@ -92,6 +92,9 @@ Deno.test("RtspMessageReader answers malformed requests with the right status an
     ["OPTIONS * HTTP/1.1\r\nCSeq: 1\r\n\r\n", 505, "1"],
     ["OPTIONS  * RTSP/1.0\r\nCSeq: 1\r\n\r\n", 400, "1"],
     ["OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", 400, "1"],
+    // A bare CR must not reach what is echoed back.
+    ["OPTIONS * RTSP/1.0\r\nCSeq: 1\rX: y\r\n\r\n", 400, undefined],
+    ["OPTIONS rtsp://h/\ra RTSP/1.0\r\nCSeq: 3\r\n\r\n", 400, "3"],
     [
       `DESCRIBE rtsp://h/${"a".repeat(3000)} RTSP/1.0\r\nCSeq: 2\r\n\r\n`,
       414,

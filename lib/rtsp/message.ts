@@ -352,14 +352,24 @@ export class RtspMessageReader {
       }
       return undefined;
     }
-    const lines = decoder.decode(buffer.subarray(start, headEnd)).split(
+    // The head ends before the newline of its last line, so a CR may
+    // still close it.
+    const head = decoder.decode(buffer.subarray(start, headEnd));
+    const lines = (head.endsWith("\r") ? head.slice(0, -1) : head).split(
       /\r?\n/,
     );
     const startLine = lines[0] ?? "";
     const entries: [string, string][] = [];
     let malformed: string | undefined;
+    // A bare CR or another control character would end up in what is
+    // echoed back (CSeq, Content-Base) and split a response line.
+    if (CONTROL.test(startLine)) malformed = "a control character in line 1";
     for (let l = 1; l < lines.length; l++) {
       const line = lines[l]!;
+      if (CONTROL.test(line)) {
+        malformed ??= `a control character in line ${l + 1}`;
+        continue;
+      }
       if ((line.startsWith(" ") || line.startsWith("\t")) && entries.length) {
         // An obsolete folded line continues the previous header.
         entries[entries.length - 1]![1] += " " + line.trim();
@@ -470,6 +480,9 @@ export class RtspMessageReader {
     return { type: "error", status, reason, cseq, fatal: true };
   }
 }
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 function error(
   status: number,
