@@ -24,11 +24,14 @@ const CLIENT_SUMMARY =
 Deno.test("stream: files through a 5%-loss, duplicating, reordering path arrive byte-exact", async () => {
   const out = await Deno.makeTempDir();
   try {
+    // Budgets of seconds, so that a loaded machine loses no frame.
     const { server, port } = await startServer([
       "--count",
       "24",
       "--out",
       out,
+      "--latency",
+      "2000",
       "--quiet",
     ]);
     await using _ = server;
@@ -49,6 +52,8 @@ Deno.test("stream: files through a 5%-loss, duplicating, reordering path arrive 
       "0",
       "--fec",
       "8",
+      "--latency",
+      "2000",
       "--quiet",
       `${root}tests/fixtures/rocket.jpg`,
       `${root}tests/fixtures/hubble_deep_field.jpg`,
@@ -92,7 +97,13 @@ Deno.test({
     "stream: a camera (ffmpeg's testsrc) through the lossy path, with no corrupt frame and no hang",
   ignore: missing("ffmpeg"),
   async fn() {
-    const { server, port } = await startServer(["--count", "20", "--quiet"]);
+    const { server, port } = await startServer([
+      "--count",
+      "20",
+      "--latency",
+      "2000",
+      "--quiet",
+    ]);
     await using _ = server;
     await using relay = await LossyRelay.start({
       target: { hostname: "127.0.0.1", port },
@@ -113,6 +124,8 @@ Deno.test({
       // More than the server waits for: a camera's stale frames are skipped.
       "--count",
       "30",
+      "--latency",
+      "2000",
       "--quiet",
     ]);
     assert.equal(client.code, 0, client.stderr.join("\n"));

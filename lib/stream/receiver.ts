@@ -43,6 +43,7 @@ import {
   PacketType,
   readChunkHeader,
   readHeader,
+  REPORT_BYTES,
   u32,
   writeHeader,
 } from "./wire.ts";
@@ -97,6 +98,8 @@ interface Stream {
   readonly acks: Map<number, Uint8Array>;
   packetNumber: number;
   bytesReceived: number;
+  /** Bytes of NACKs and reports sent to this stream: never more than it sent us. */
+  feedbackBytes: number;
   framesSkipped: number;
   highestArrival: number;
   lastHeard: number;
@@ -121,6 +124,7 @@ const RECEIVER_COUNTERS = [
   "reportsSent",
   "streamsEvicted",
   "afterBye",
+  "feedbackCapped",
 ] as const;
 
 /** Streams that said bye are remembered, so that stragglers start none. */
@@ -441,6 +445,7 @@ export class StreamReceiver implements ProtocolReceiver {
         acks: new Map(),
         packetNumber: 0,
         bytesReceived: 0,
+        feedbackBytes: 0,
         framesSkipped: 0,
         highestArrival: now,
         lastHeard: now,
@@ -578,14 +583,30 @@ export class StreamReceiver implements ProtocolReceiver {
     );
     if (entries.length === 0) return;
     for (const nack of encodeNacks(entries, this.#datagramBytes)) {
+      if (!this.#mayAnswer(stream, nack.length)) return;
       this.#counters.nacksSent++;
       this.#send(stream, nack);
     }
   }
 
+  /**
+   * Whether `bytes` more of feedback keep what the stream was sent within
+   * what it sent us, so that a forged chunk count or a trickle of spoofed
+   * headers cannot turn the server into an amplifier toward their source.
+   */
+  #mayAnswer(stream: Stream, bytes: number): boolean {
+    if (stream.feedbackBytes + bytes > stream.bytesReceived) {
+      this.#counters.feedbackCapped++;
+      return false;
+    }
+    stream.feedbackBytes += bytes;
+    return true;
+  }
+
   #sendReport(now: number, stream: Stream): void {
     const { assembler, log, delay } = stream;
     const stats = assembler.stats;
+    if (!this.#mayAnswer(stream, REPORT_BYTES)) return;
     this.#counters.reportsSent++;
     this.#send(
       stream,

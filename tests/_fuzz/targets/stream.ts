@@ -277,12 +277,6 @@ export const streamSpec: ReceiverTargetSpec = {
       rng.chance(0.5) ? 0x0bad_5eed : rng.u32(),
     ).flat(),
   fields: () => STREAM_FIELDS,
-  // Known and reported: the NACKs for a frame that one datagram claims
-  // (65535 chunks, one of them sent) reach some 1000 times its size, in
-  // bursts of hundreds of datagrams. Bound loosely here until they are
-  // capped by what the stream sent.
-  amplification: { factor: 2000, slackBytes: 4096 },
-  maxTransmitsPerStep: 8192,
   bounds: (receivers) => {
     for (const receiver of receivers) {
       if (!(receiver instanceof StreamReceiver)) continue;
