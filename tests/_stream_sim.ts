@@ -45,6 +45,8 @@ export interface SimOptions {
   corrupt?: number;
   /** Called after each step, to check invariants. */
   onStep?: (receiver: StreamReceiver, now: number) => void;
+  /** Sees every datagram the sender sends, before the path. */
+  tap?: (bytes: Uint8Array) => void;
 }
 
 /** What happened. */
@@ -55,6 +57,8 @@ export interface SimResult {
   counters: Readonly<Record<string, number>>;
   closed: boolean;
   endedAt: number;
+  /** The sender's notice lines. */
+  senderNotices: string[];
 }
 
 /** Runs the stream to its end, or to `maxTimeMs`. */
@@ -73,6 +77,7 @@ export function simulate(options: SimOptions): SimResult {
   const flip = seededRandom(99);
   const delivered: Uint8Array[] = [];
   const events: ReceiverEvent[] = [];
+  const senderNotices: string[] = [];
   const maxTime = options.maxTimeMs ?? 60_000;
   const { frames, fps } = options;
   let next = 0;
@@ -100,6 +105,7 @@ export function simulate(options: SimOptions): SimResult {
     const rt = receiver.pollTimeout();
     if (rt !== undefined && rt <= now) receiver.handleTimeout(now);
     for (let t; (t = sender.pollTransmit()) !== undefined;) {
+      options.tap?.(t.bytes);
       const bytes = t.bytes.slice();
       if (options.corrupt && flip() < options.corrupt) {
         bytes[Math.floor(flip() * bytes.length)]! ^= 1 <<
@@ -114,7 +120,9 @@ export function simulate(options: SimOptions): SimResult {
       events.push(e);
       if (e.type === "frame") delivered.push(e.frame.bytes);
     }
-    while (sender.pollEvent() !== undefined);
+    for (let e; (e = sender.pollEvent()) !== undefined;) {
+      if (e.type === "notice") senderNotices.push(e.text);
+    }
     options.onStep?.(receiver, now);
     if (sender.closed && up.inFlight === 0 && down.inFlight === 0) break;
     let at = Infinity;
@@ -140,6 +148,7 @@ export function simulate(options: SimOptions): SimResult {
     counters: receiver.counters(),
     closed: sender.closed,
     endedAt: now,
+    senderNotices,
   };
 }
 
@@ -155,4 +164,129 @@ export function makeFrames(sizes: readonly number[], seed = 1): Uint8Array[] {
     frame.set([0xff, 0xd8, 0xff].slice(0, size));
     return frame;
   });
+}
+
+/** What to simulate for {@linkcode simulateGroup}. */
+export interface GroupSimOptions {
+  /** The frames, sent in order at `fps`. */
+  frames: readonly Uint8Array[];
+  /** Frames a second. */
+  fps: number;
+  /** Per receiver: its path from the group, and its path back. */
+  paths: readonly { up?: LinkOptions; down?: LinkOptions }[];
+  sender?: Partial<StreamSenderOptions>;
+  /** Per receiver, or one for all. */
+  receiver?: StreamReceiverOptions | readonly StreamReceiverOptions[];
+  /** Stop after this much virtual time, ms. */
+  maxTimeMs?: number;
+  /** Sees every datagram the sender sends, before the paths. */
+  tap?: (bytes: Uint8Array) => void;
+  /** Sees every datagram a receiver sends, before its path. */
+  onFeedback?: (bytes: Uint8Array, receiver: number) => void;
+}
+
+/** What happened, per receiver. */
+export interface GroupSimResult {
+  delivered: Uint8Array[][];
+  counters: Readonly<Record<string, number>>[];
+  sender: StreamSenderStats;
+  senderNotices: string[];
+  closed: boolean;
+}
+
+/**
+ * One multicast sender and several receivers, each behind its own path:
+ * what the sender sends to the group reaches every receiver through its
+ * path, and each receiver's feedback comes back through its own, from its
+ * own address.
+ */
+export function simulateGroup(options: GroupSimOptions): GroupSimResult {
+  const group: Endpoint = { hostname: "239.1.2.3", port: 5004 };
+  const sender = new StreamSender({
+    peer: group,
+    multicast: true,
+    wallClockOrigin: 1_700_000_000_000,
+    ...options.sender,
+  });
+  const members = options.paths.map((path, i) => {
+    const receiverOptions = Array.isArray(options.receiver)
+      ? options.receiver[i]
+      : options.receiver;
+    return {
+      receiver: new StreamReceiver({
+        wallClockOrigin: 1_700_000_000_000,
+        ...receiverOptions,
+      }),
+      address: { hostname: `127.0.0.${i + 2}`, port: 9999 },
+      up: new LinkModel<Uint8Array>({ seed: 21 + 2 * i, ...path.up }),
+      down: new LinkModel<Uint8Array>({ seed: 22 + 2 * i, ...path.down }),
+      delivered: [] as Uint8Array[],
+    };
+  });
+  const senderNotices: string[] = [];
+  const { frames, fps } = options;
+  const maxTime = options.maxTimeMs ?? 60_000;
+  let next = 0;
+  let closing = false;
+  let now = 0;
+  for (let steps = 0; steps < 5_000_000; steps++) {
+    while (next < frames.length && (next * 1000) / fps <= now) {
+      sender.sendFrame(now, frames[next++]!);
+    }
+    if (next === frames.length && !closing) {
+      sender.close(now);
+      closing = true;
+    }
+    for (const m of members) {
+      for (let d; (d = m.up.receive(now)) !== undefined;) {
+        m.receiver.handleDatagram(now, d, CLIENT, CLIENT_KEY);
+      }
+      for (let d; (d = m.down.receive(now)) !== undefined;) {
+        sender.handleDatagram(now, d, m.address);
+      }
+    }
+    const st = sender.pollTimeout();
+    if (st !== undefined && st <= now) sender.handleTimeout(now);
+    for (const m of members) {
+      const rt = m.receiver.pollTimeout();
+      if (rt !== undefined && rt <= now) m.receiver.handleTimeout(now);
+    }
+    for (let t; (t = sender.pollTransmit()) !== undefined;) {
+      options.tap?.(t.bytes);
+      for (const m of members) {
+        m.up.send(now, t.bytes.slice(), t.bytes.length);
+      }
+    }
+    for (const [i, m] of members.entries()) {
+      for (let t; (t = m.receiver.pollTransmit()) !== undefined;) {
+        options.onFeedback?.(t.bytes, i);
+        m.down.send(now, t.bytes.slice(), t.bytes.length);
+      }
+      for (let e; (e = m.receiver.pollEvent()) !== undefined;) {
+        if (e.type === "frame") m.delivered.push(e.frame.bytes);
+      }
+    }
+    for (let e; (e = sender.pollEvent()) !== undefined;) {
+      if (e.type === "notice") senderNotices.push(e.text);
+    }
+    const idle = members.every((m) => m.up.inFlight + m.down.inFlight === 0);
+    if (sender.closed && idle) break;
+    let at = Infinity;
+    const times = [sender.pollTimeout()];
+    for (const m of members) {
+      times.push(m.up.nextDue(), m.down.nextDue(), m.receiver.pollTimeout());
+    }
+    for (const t of times) if (t !== undefined && t < at) at = t;
+    if (next < frames.length) at = Math.min(at, (next * 1000) / fps);
+    const step = Math.max(at, now + 0.01);
+    if (step > maxTime) break;
+    now = step;
+  }
+  return {
+    delivered: members.map((m) => m.delivered),
+    counters: members.map((m) => m.receiver.counters()),
+    sender: sender.stats,
+    senderNotices,
+    closed: sender.closed,
+  };
 }

@@ -552,3 +552,27 @@ console.log("done", bad);
     });
   },
 });
+
+Deno.test("sealWithHeaderNonce takes the nonce from the header, and equals seal with that stream id and counter", () => {
+  using aead = createAead(hex(K));
+  const packet = new Uint8Array(20 + 30 + TAG_BYTES);
+  packet.set([0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 1, 2], 8);
+  packet.fill(7, 20, 50);
+  const copy = packet.slice();
+  assert.equal(aead.sealWithHeaderNonce(packet, 20, 30, 8), packet.length);
+  aead.seal(9, 0x102, copy, 20, 30);
+  assert.deepEqual(packet, copy);
+  // A counter no JavaScript number holds: bit 63 set.
+  packet[12] = 0x80;
+  const high = packet.slice();
+  aead.sealWithHeaderNonce(high, 20, 30, 8);
+  assert.equal(aead.openWithHeaderNonce(high.slice(), 20, high.length, 8), 30);
+  const moved = new Uint8Array(5 + high.length);
+  moved.set(high, 5);
+  assert.equal(aead.openWithHeaderNonce(moved, 20, high.length, 8, 5), 30);
+  const flipped = high.slice();
+  flipped[12]! ^= 0x80;
+  assert.equal(aead.openWithHeaderNonce(flipped, 20, high.length, 8), -1);
+  assert.throws(() => aead.sealWithHeaderNonce(packet, 20, 30, 9), RangeError);
+  assert.throws(() => aead.openWithHeaderNonce(packet, 8, 30, 0), RangeError);
+});

@@ -4,6 +4,7 @@ import {
   DEFAULT_REPLAY_WINDOW,
   type ReplayVerdict,
   ReplayWindow,
+  ReplayWindowSet,
 } from "../lib/crypto/mod.ts";
 
 /** The window as the RFCs define it, with a set instead of a bitmap. */
@@ -151,4 +152,45 @@ Deno.test("ReplayWindow refuses bad sizes and counters with RangeError", () => {
     assert.throws(() => window.check(counter), RangeError);
     assert.throws(() => window.accept(counter), RangeError);
   }
+});
+
+Deno.test("ReplayWindowSet keeps a window per party, told apart by where their counters lie", () => {
+  const windows = new ReplayWindowSet({ size: 64 });
+  const a = 0x0123_4567;
+  const b = 0x3fff_0000;
+  for (let low = 100; low < 200; low++) {
+    assert.equal(windows.accept(a, low), "ok");
+    assert.equal(windows.accept(b, low), "ok");
+  }
+  assert.equal(windows.parties, 2);
+  assert.equal(windows.check(a, 150), "replayed");
+  assert.equal(windows.check(b, 199), "replayed");
+  assert.equal(windows.check(a, 100), "too-old");
+  assert.equal(windows.check(a, 200), "ok");
+  // A little older than a party's first counter is still its own.
+  const c = new ReplayWindowSet({ size: 64 });
+  c.accept(7, 1000);
+  assert.equal(c.accept(7, 990), "ok");
+  assert.equal(c.check(7, 990), "replayed");
+  assert.equal(c.parties, 1);
+  // Counters carry across the low word.
+  c.accept(7, 0xffff_ffff);
+  assert.equal(c.accept(8, 0), "ok");
+  assert.equal(c.check(7, 0xffff_ffff), "replayed");
+  assert.equal(c.parties, 1);
+});
+
+Deno.test("ReplayWindowSet forgets the party heard from least lately, and checks its words", () => {
+  const windows = new ReplayWindowSet({ maxParties: 2 });
+  windows.accept(1 << 24, 0);
+  windows.accept(2 << 24, 0);
+  windows.accept(1 << 24, 1);
+  windows.accept(3 << 24, 0);
+  assert.equal(windows.parties, 2);
+  assert.equal(windows.check(1 << 24, 1), "replayed");
+  assert.equal(windows.check(2 << 24, 0), "ok");
+  for (const [high, low] of [[-1, 0], [2 ** 31, 0], [0, 2 ** 32], [0.5, 0]]) {
+    assert.throws(() => windows.check(high!, low!), RangeError);
+  }
+  assert.throws(() => new ReplayWindowSet({ maxParties: 0 }), RangeError);
 });

@@ -158,6 +158,51 @@ export interface Aead extends Disposable {
     packetLength: number,
     start?: number,
   ): number;
+  /**
+   * Seals like {@linkcode Aead.seal}, with the 12-byte nonce read from the
+   * datagram's own header at `nonceOffset` instead of built from a stream id
+   * and a counter: for headers that carry the nonce whole, as the stream
+   * protocol's does at bytes 8–19 (stream id, then the 64-bit packet number
+   * field, direction bit included). Nothing is allocated.
+   *
+   * @param packet The buffer that holds the datagram.
+   * @param headerLength Bytes of header from `start`, the nonce among them.
+   * @param payloadLength Bytes of payload after the header, to encrypt.
+   * @param nonceOffset Where the nonce lies in the header.
+   * @param start Where the datagram starts in `packet`. @default {0}
+   * @returns The sealed datagram's length,
+   *   `headerLength + payloadLength + 16`.
+   * @throws {RangeError} When the nonce is not inside the header, or the
+   *   sealed datagram does not fit in `packet`.
+   */
+  sealWithHeaderNonce(
+    packet: Uint8Array,
+    headerLength: number,
+    payloadLength: number,
+    nonceOffset: number,
+    start?: number,
+  ): number;
+  /**
+   * Opens like {@linkcode Aead.open}, with the nonce read from the header
+   * at `nonceOffset` (see {@linkcode Aead.sealWithHeaderNonce}). Returns -1, having
+   * zeroed the payload, when the tag does not match; allocates nothing.
+   *
+   * @param packet The buffer that holds the datagram.
+   * @param headerLength Bytes of header from `start`.
+   * @param packetLength Bytes of the whole datagram: header, payload, tag.
+   * @param nonceOffset Where the nonce lies in the header.
+   * @param start Where the datagram starts in `packet`. @default {0}
+   * @returns The payload's length, or -1.
+   * @throws {RangeError} When the nonce is not inside the header, or the
+   *   datagram is not inside `packet`.
+   */
+  openWithHeaderNonce(
+    packet: Uint8Array,
+    headerLength: number,
+    packetLength: number,
+    nonceOffset: number,
+    start?: number,
+  ): number;
   /** Frees the native state. Calling it again does nothing. */
   close(): void;
 }
@@ -166,6 +211,17 @@ function checkLength(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(
       `Cannot use ${name} ${value}: expected a non-negative integer`,
+    );
+  }
+}
+
+function checkNonceOffset(nonceOffset: number, headerLength: number): void {
+  if (
+    !Number.isSafeInteger(nonceOffset) || nonceOffset < 0 ||
+    nonceOffset + NONCE_BYTES > headerLength
+  ) {
+    throw new RangeError(
+      `Cannot take a ${NONCE_BYTES}-byte nonce at ${nonceOffset} of a ${headerLength}-byte header: it must lie inside it`,
     );
   }
 }
@@ -244,6 +300,65 @@ class PacketAead implements Aead {
       )
       ? payloadLength
       : -1;
+  }
+
+  sealWithHeaderNonce(
+    packet: Uint8Array,
+    headerLength: number,
+    payloadLength: number,
+    nonceOffset: number,
+    start = 0,
+  ): number {
+    checkLength("header length", headerLength);
+    checkLength("payload length", payloadLength);
+    checkLength("start", start);
+    checkNonceOffset(nonceOffset, headerLength);
+    const length = headerLength + payloadLength + TAG_BYTES;
+    if (start + length > packet.length) {
+      throw new RangeError(
+        `Cannot seal ${length} bytes at ${start}: the buffer holds ${packet.length}`,
+      );
+    }
+    if (this.#closed) throw new TypeError("Cannot seal: the AEAD is closed");
+    this.#copyNonce(packet, start + nonceOffset);
+    this.#sealer.seal(this.#nonce, packet, start, headerLength, payloadLength);
+    return length;
+  }
+
+  openWithHeaderNonce(
+    packet: Uint8Array,
+    headerLength: number,
+    packetLength: number,
+    nonceOffset: number,
+    start = 0,
+  ): number {
+    checkLength("header length", headerLength);
+    checkLength("packet length", packetLength);
+    checkLength("start", start);
+    checkNonceOffset(nonceOffset, headerLength);
+    if (start + packetLength > packet.length) {
+      throw new RangeError(
+        `Cannot open ${packetLength} bytes at ${start}: the buffer holds ${packet.length}`,
+      );
+    }
+    if (this.#closed) throw new TypeError("Cannot open: the AEAD is closed");
+    const payloadLength = packetLength - headerLength - TAG_BYTES;
+    if (payloadLength < 0) return -1;
+    this.#copyNonce(packet, start + nonceOffset);
+    return this.#opener.open(
+        this.#nonce,
+        packet,
+        start,
+        headerLength,
+        payloadLength,
+      )
+      ? payloadLength
+      : -1;
+  }
+
+  #copyNonce(packet: Uint8Array, at: number): void {
+    const nonce = this.#nonce;
+    for (let i = 0; i < NONCE_BYTES; i++) nonce[i] = packet[at + i]!;
   }
 
   close(): void {

@@ -146,3 +146,160 @@ export class ReplayWindow {
     this.#highest = to;
   }
 }
+
+/** Options for {@linkcode ReplayWindowSet}. */
+export interface ReplayWindowSetOptions extends ReplayWindowOptions {
+  /**
+   * Parties remembered at once; past it the one heard from least recently
+   * is forgotten.
+   *
+   * @default {256}
+   */
+  maxParties?: number;
+}
+
+const TWO_32 = 0x1_0000_0000;
+/** How far past a party's highest counter a counter is still its own. */
+const PARTY_SPAN = TWO_32;
+/** High words further apart than this belong to different parties. */
+const MAX_HIGH_APART = 1 << 20;
+
+interface Party {
+  readonly baseHigh: number;
+  readonly baseLow: number;
+  readonly window: ReplayWindow;
+  used: number;
+}
+
+/**
+ * Replay windows for several parties that seal under one key and one
+ * stream id, each counting up from its own random start in a 63-bit
+ * counter space: the receivers of a multicast stream, or one receiver
+ * that restarted. Each party's counters fall near each other and far from
+ * any other party's, so a counter is checked against the window of the
+ * party whose counters it is near (within 2^32 above its highest), or is
+ * a new party's. The source address plays no part: a capture replayed from
+ * elsewhere meets the same window.
+ *
+ * Counters come as two words, `high` (bits 32–62) and `low` (bits 0–31),
+ * since a 63-bit counter is no exact JavaScript number. Check before
+ * opening, accept after the tag verified.
+ *
+ * @example Two parties far apart, and a replay of each
+ * ```ts
+ * import { ReplayWindowSet } from "./replay_window.ts";
+ * const windows = new ReplayWindowSet();
+ * windows.accept(0x1234_5678, 10);
+ * windows.accept(0x2000_0000, 99);
+ * console.log(windows.parties); // 2
+ * console.log(windows.check(0x1234_5678, 11)); // "ok"
+ * console.log(windows.check(0x1234_5678, 10)); // "replayed"
+ * console.log(windows.check(0x2000_0000, 99)); // "replayed"
+ * ```
+ */
+export class ReplayWindowSet {
+  readonly #size: number;
+  readonly #maxParties: number;
+  readonly #parties: Party[] = [];
+  #tick = 0;
+
+  /**
+   * Makes a set with no parties.
+   *
+   * @param options The window size per party and how many parties.
+   */
+  constructor(options: ReplayWindowSetOptions = {}) {
+    // Checks the size once, here.
+    this.#size = new ReplayWindow(options).size;
+    const maxParties = options.maxParties ?? 256;
+    if (!Number.isSafeInteger(maxParties) || maxParties < 1) {
+      throw new RangeError(
+        `Cannot keep ${maxParties} parties: expected a positive integer`,
+      );
+    }
+    this.#maxParties = maxParties;
+  }
+
+  /** Parties remembered now. */
+  get parties(): number {
+    return this.#parties.length;
+  }
+
+  /**
+   * Says whether a counter is new, without remembering it.
+   *
+   * @param high Bits 32–62 of the counter.
+   * @param low Bits 0–31.
+   * @returns `ok` when new (a new party's counters are new), `replayed` or
+   *   `too-old` as {@linkcode ReplayWindow.check} says.
+   */
+  check(high: number, low: number): ReplayVerdict {
+    const party = this.#find(high, low);
+    if (party === undefined) return "ok";
+    return party.window.check(this.#relative(party, high, low));
+  }
+
+  /**
+   * Remembers a counter whose datagram's tag verified: in its party's
+   * window, or as the first of a new party.
+   *
+   * @param high Bits 32–62 of the counter.
+   * @param low Bits 0–31.
+   * @returns What {@linkcode ReplayWindowSet.check} said.
+   */
+  accept(high: number, low: number): ReplayVerdict {
+    checkWords(high, low);
+    let party = this.#find(high, low);
+    if (party === undefined) {
+      if (this.#parties.length >= this.#maxParties) this.#forgetOldest();
+      party = {
+        baseHigh: high,
+        baseLow: low,
+        window: new ReplayWindow({ size: this.#size }),
+        used: 0,
+      };
+      this.#parties.push(party);
+    }
+    party.used = ++this.#tick;
+    return party.window.accept(this.#relative(party, high, low));
+  }
+
+  /**
+   * The counter relative to the party's first, offset by the window size so
+   * that counters a little older than the first are still in the window.
+   */
+  #relative(party: Party, high: number, low: number): number {
+    return (high - party.baseHigh) * TWO_32 + (low - party.baseLow) +
+      this.#size;
+  }
+
+  #find(high: number, low: number): Party | undefined {
+    checkWords(high, low);
+    for (const party of this.#parties) {
+      if (Math.abs(high - party.baseHigh) > MAX_HIGH_APART) continue;
+      const relative = this.#relative(party, high, low);
+      if (relative >= 0 && relative <= party.window.highest + PARTY_SPAN) {
+        return party;
+      }
+    }
+    return undefined;
+  }
+
+  #forgetOldest(): void {
+    let oldest = 0;
+    for (let i = 1; i < this.#parties.length; i++) {
+      if (this.#parties[i]!.used < this.#parties[oldest]!.used) oldest = i;
+    }
+    this.#parties.splice(oldest, 1);
+  }
+}
+
+function checkWords(high: number, low: number): void {
+  if (
+    (high >>> 0) !== high || high > 0x7fff_ffff || (low >>> 0) !== low
+  ) {
+    throw new RangeError(
+      `Cannot check packet counter words ${high}, ${low}: expected a high word from 0 to 2^31 - 1 and a low word from 0 to 2^32 - 1`,
+    );
+  }
+}

@@ -3,13 +3,18 @@
  * {@linkcode ProtocolReceiver} that keeps one state per stream (the
  * sender's address with its stream id), reassembles frames, asks for what
  * is missing, reports a few times a second, answers messages, and hands out
- * whole frames with their send time on the receiver's clock.
+ * whole frames with their send time on the receiver's clock. With a key
+ * it opens every datagram in place before reading anything of its body,
+ * and keeps a replay window per stream.
  *
  * @module
  */
 
 import { handleMessage } from "../classic/message.ts";
 import { sniffFormat } from "../codec/types.ts";
+import type { Aead, AeadMode } from "../crypto/aead.ts";
+import { ReplayWindow } from "../crypto/replay_window.ts";
+import { createStreamAead } from "../crypto/stream_aead.ts";
 import type { Endpoint } from "../net/types.ts";
 import { SenderTable } from "../server/sender_table.ts";
 import type {
@@ -28,24 +33,33 @@ import {
 } from "./reassembler.ts";
 import { ReceiveLog } from "./receive_log.ts";
 import { ClockOffsetEstimator, DelayMeter, RttEstimator } from "./reports.ts";
+import { AuthFailureLog, ReplyLimiter } from "./_rate_limits.ts";
 import {
   decodeMessage,
   decodeSenderReport,
   DEFAULT_DATAGRAM_BYTES,
   encodeMessage,
   encodeNacks,
+  encodeNotice,
   encodeReport,
+  FIXED_HEADER_BYTES,
   Flags,
   looksLikeStream,
   type NackEntry,
   newChunkHeader,
   newFixedHeader,
+  NONCE_OFFSET,
+  NOTICE_HEADER_BYTES,
+  NoticeCode,
+  type NoticeCodeNumber,
   PacketType,
   readChunkHeader,
   readHeader,
   REPORT_BYTES,
+  SEAL_OVERHEAD,
   u32,
   writeHeader,
+  writePacketWords,
 } from "./wire.ts";
 
 /** Options for {@linkcode StreamReceiver}. */
@@ -82,13 +96,33 @@ export interface StreamReceiverOptions {
    * goes, since the two drift apart.
    */
   wallClockOrigin?: number;
+  /**
+   * The 32-byte shared key: only sealed datagrams that open under it are
+   * taken, and feedback is sealed too.
+   *
+   * @default {undefined} (sealed datagrams are refused)
+   */
+  key?: Uint8Array;
+  /** The AES-GCM implementation, with a `key`. @default {"auto"} */
+  aeadImplementation?: AeadMode;
 }
 
 interface Stream {
   readonly key: string;
-  readonly fromKey: string;
-  readonly from: Endpoint;
+  /** The sender's name in events: its address when the stream began. */
+  readonly name: string;
+  /** Where it sends from now (a sealed stream may move: NAT rebinding). */
+  fromKey: string;
+  from: Endpoint;
   readonly streamId: number;
+  /** Sealed streams: the replay window over the sender's packet numbers. */
+  readonly window: ReplayWindow | undefined;
+  /** Sealed streams: this end's packet counter, from a random 62-bit start. */
+  feedbackHigh: number;
+  feedbackLow: number;
+  /** The receiver clocks of the last reports, to tell our echoes apart. */
+  readonly reportClocks: Float64Array;
+  reportClockNext: number;
   readonly assembler: StreamReassembler;
   readonly log: ReceiveLog;
   readonly delay: DelayMeter;
@@ -113,12 +147,22 @@ const STREAM_IDLE_MS = 10_000;
 const REPORT_SILENCE_MS = 1000;
 const FIRST_REPORT_MS = 20;
 const MAX_ACKS = 32;
+/** Notices given once per sender. */
+const NOTICE_KINDS = ["unsupported", "sealed", "unsealed"] as const;
+/** Reports whose clocks are remembered, for sender-report echoes. */
+const REPORT_CLOCKS = 8;
+/** Sealed streams gone whose highest packet number is remembered. */
+const MAX_TOMBSTONES = 4096;
+const TWO_32 = 2 ** 32;
 
 /** Counters kept across streams, beyond the reassemblers'. */
 const RECEIVER_COUNTERS = [
   "malformed",
   "unsupported",
   "sealed",
+  "unauthenticated",
+  "replayed",
+  "hintsSent",
   "duplicates",
   "nacksSent",
   "reportsSent",
@@ -127,8 +171,6 @@ const RECEIVER_COUNTERS = [
   "feedbackCapped",
 ] as const;
 
-/** Streams that said bye are remembered, so that stragglers start none. */
-const MAX_ENDED_STREAMS = 256;
 
 /**
  * Receives the stream protocol for the server.
@@ -169,11 +211,24 @@ export class StreamReceiver implements ProtocolReceiver {
   readonly #header = newFixedHeader();
   readonly #chunk = newChunkHeader();
   readonly #entries: NackEntry[] = [];
-  readonly #noticed = new Set<string>();
+  /** Per sender, the kinds of notice it was given (bits of NOTICE_KINDS). */
+  readonly #noticed = new Map<string, number>();
+  readonly #aead: Aead | undefined;
+  readonly #overhead: number;
+  readonly #sealedById = new Map<number, Stream>();
+  /**
+   * Streams gone, and the highest packet number each had: a datagram of
+   * theirs that comes late (or a capture replayed) must not start them anew
+   * and deliver their frames twice. Sealed streams by stream id, others by
+   * key.
+   */
+  readonly #tombstones = new Map<number | string, number>();
+  readonly #authFailures = new AuthFailureLog();
+  readonly #replies = new ReplyLimiter();
+  #openBuffer: ArrayBufferLike | undefined;
+  #openView: Uint8Array = new Uint8Array(0);
   #backlog = 0;
   #last: Stream | undefined;
-  /** Streams retired after their bye; their late datagrams are dropped. */
-  readonly #ended = new SenderTable<true>({ maxEntries: MAX_ENDED_STREAMS });
   #lastTouches = 0;
   readonly #retired: ReassemblyStats = newReassemblyStats();
   readonly #counters: Record<typeof RECEIVER_COUNTERS[number], number> = Object
@@ -196,6 +251,12 @@ export class StreamReceiver implements ProtocolReceiver {
     this.#isLocal = options.isLocalAddress ?? isLoopback;
     const origin = options.wallClockOrigin;
     this.#wallOrigin = origin === undefined ? wallClockLead : () => origin;
+    this.#aead = options.key === undefined ? undefined : createStreamAead(
+      options.key,
+      "receiver",
+      { implementation: options.aeadImplementation ?? "auto" },
+    );
+    this.#overhead = this.#aead === undefined ? 0 : SEAL_OVERHEAD;
     this.#budget = new FrameBudget(
       Math.max(
         options.maxPendingBytes ?? 256 * 1024 * 1024,
@@ -219,6 +280,19 @@ export class StreamReceiver implements ProtocolReceiver {
   /** Bytes the partial frames of every stream reserve. */
   get pendingBytes(): number {
     return this.#budget.reserved;
+  }
+
+  /**
+   * With a key, which AES-GCM implementation opens, in one line; else
+   * `undefined`.
+   */
+  get sealing(): string | undefined {
+    return this.#aead?.reason;
+  }
+
+  /** Frees the AEAD's native state. */
+  close(): void {
+    this.#aead?.close();
   }
 
   /**
@@ -251,15 +325,36 @@ export class StreamReceiver implements ProtocolReceiver {
       this.#refuse(fromKey, datagram.length, error);
       return;
     }
-    if ((header.flags & Flags.sealed) !== 0) {
-      // Where an opener will slot in, once streams have keys.
-      this.#refuse(fromKey, datagram.length, "sealed");
-      return;
-    }
-    const stream = this.#stream(now, from, fromKey, header.streamId);
-    if (stream === undefined) {
-      this.#counters.afterBye++;
-      return;
+    const sealed = (header.flags & Flags.sealed) !== 0;
+    let stream: Stream;
+    if (this.#aead !== undefined) {
+      const opened = this.#openSealed(now, datagram, from, fromKey, sealed);
+      if (opened === undefined) return;
+      stream = opened;
+      datagram = datagram.subarray(
+        0,
+        datagram.length - SEAL_OVERHEAD,
+      );
+    } else {
+      if (sealed) {
+        this.#refuse(fromKey, datagram.length, "sealed");
+        this.#hint(
+          now,
+          from,
+          fromKey,
+          NoticeCode.noKey,
+          "this server has no key",
+          datagram.length,
+        );
+        return;
+      }
+      const found = this.#stream(now, from, fromKey, header.streamId, false);
+      if (found === undefined) {
+        // A datagram that lagged behind its stream's end, such as a copy.
+        this.#counters.afterBye++;
+        return;
+      }
+      stream = found;
     }
     stream.lastHeard = now;
     if (!stream.log.add(header.packetNumber)) {
@@ -286,6 +381,134 @@ export class StreamReceiver implements ProtocolReceiver {
         break;
     }
     this.#drain(stream);
+  }
+
+  /**
+   * Opens a datagram in place, tag first: its stream, or `undefined` when it
+   * is unsealed, forged, replayed or too old. A datagram refused here
+   * allocates nothing (a hint back is rate-limited) and changes no state
+   * but counters.
+   */
+  #openSealed(
+    now: number,
+    datagram: Uint8Array,
+    from: Endpoint,
+    fromKey: string,
+    sealed: boolean,
+  ): Stream | undefined {
+    const header = this.#header;
+    if (!sealed) {
+      this.#counters.unauthenticated++;
+      this.#noticeOnce(
+        fromKey,
+        "unsealed",
+        `${fromKey} sends unsealed stream datagrams and this server has a key; they are dropped (the sender needs --key-file)`,
+      );
+      this.#hint(
+        now,
+        from,
+        fromKey,
+        NoticeCode.needsKey,
+        "this server needs a key (--key-file)",
+        datagram.length,
+      );
+      return undefined;
+    }
+    const streamId = header.streamId;
+    const n = header.packetNumber;
+    let stream = this.#last;
+    if (stream === undefined || !stream.live || stream.streamId !== streamId) {
+      stream = this.#sealedById.get(streamId);
+    }
+    if (stream !== undefined) {
+      if (stream.window!.check(n) !== "ok") {
+        this.#counters.replayed++;
+        return undefined;
+      }
+    } else {
+      const gone = this.#tombstones.get(streamId);
+      if (gone !== undefined && n <= gone) {
+        this.#counters.replayed++;
+        return undefined;
+      }
+    }
+    const buffer = datagram.buffer;
+    if (buffer !== this.#openBuffer) {
+      // One view per receive buffer, so that opening in it makes none.
+      this.#openBuffer = buffer;
+      this.#openView = new Uint8Array(buffer);
+    }
+    const length = this.#aead!.openWithHeaderNonce(
+      this.#openView,
+      FIXED_HEADER_BYTES,
+      datagram.length,
+      NONCE_OFFSET,
+      datagram.byteOffset,
+    );
+    if (length < 0) {
+      this.#counters.unauthenticated++;
+      const line = this.#authFailures.fail(now, fromKey);
+      if (line !== undefined) {
+        this.#events.push({
+          type: "notice",
+          protocol: "stream",
+          sender: fromKey,
+          text: line,
+        });
+      }
+      this.#hint(
+        now,
+        from,
+        fromKey,
+        NoticeCode.unauthenticated,
+        "authentication failed",
+        datagram.length,
+      );
+      return undefined;
+    }
+    stream ??= this.#stream(now, from, fromKey, streamId, true)!;
+    const newest = n > stream.window!.highest;
+    stream.window!.accept(n);
+    if (newest && fromKey !== stream.fromKey) {
+      // The sender's address changed (NAT rebinding): the key vouches for
+      // it, and replies follow the newest datagram.
+      stream.from = from;
+      stream.fromKey = fromKey;
+    }
+    // The table's order renewed now and then only.
+    if ((++this.#lastTouches & 63) === 0) this.#streams.get(stream.key);
+    this.#last = stream;
+    return stream;
+  }
+
+  /**
+   * Answers a datagram that could not be taken with an unsealed notice, at
+   * most a few a second per source and never longer than the datagram: a
+   * hint for the sender's user that a forger could also send, so it asks
+   * for nothing.
+   */
+  #hint(
+    now: number,
+    to: Endpoint,
+    toKey: string,
+    code: NoticeCodeNumber,
+    text: string,
+    causeLength: number,
+  ): void {
+    if (causeLength < NOTICE_HEADER_BYTES || !this.#replies.allow(now, toKey)) {
+      return;
+    }
+    const notice = encodeNotice(code, text, causeLength);
+    writeHeader(
+      notice,
+      PacketType.notice,
+      0,
+      this.#header.streamId,
+      true,
+      0,
+    );
+    this.#counters.hintsSent++;
+    this.#transmits.push({ to, bytes: notice });
   }
 
   /**
@@ -331,7 +554,6 @@ export class StreamReceiver implements ProtocolReceiver {
     }
     for (const stream of forgotten) {
       this.#streams.delete(stream.key);
-      if (stream.byeAt !== Infinity) this.#ended.set(stream.key, true);
       this.#retire(stream);
     }
   }
@@ -383,7 +605,7 @@ export class StreamReceiver implements ProtocolReceiver {
    */
   frameSkipped(fromKey: string): void {
     for (const stream of this.#streams.values()) {
-      if (stream.fromKey === fromKey) stream.framesSkipped++;
+      if (stream.name === fromKey) stream.framesSkipped++;
     }
   }
 
@@ -414,24 +636,41 @@ export class StreamReceiver implements ProtocolReceiver {
     from: Endpoint,
     fromKey: string,
     streamId: number,
+    sealed: boolean,
   ): Stream | undefined {
     // The same stream as the last datagram's, mostly: no key to build, and
     // the table's order renewed now and then only.
     const last = this.#last;
     if (
       last !== undefined && last.live && last.streamId === streamId &&
-      last.fromKey === fromKey && (++this.#lastTouches & 63) !== 0
+      (sealed || last.fromKey === fromKey) && (++this.#lastTouches & 63) !== 0
     ) return last;
-    const key = `${fromKey}#${streamId}`;
+    // A sealed stream is its stream id and key, wherever it comes from.
+    const key = sealed ? `#${streamId}` : `${fromKey}#${streamId}`;
     let stream = this.#streams.get(key);
     if (stream === undefined) {
-      // A datagram that lagged behind its stream's bye, such as a copy.
-      if (this.#ended.peek(key) !== undefined) return undefined;
+      if (!sealed) {
+        const gone = this.#tombstones.get(key);
+        if (gone !== undefined && this.#header.packetNumber <= gone) {
+          return undefined;
+        }
+      }
+      const random = sealed
+        ? crypto.getRandomValues(new Uint32Array(2))
+        : undefined;
       stream = {
         key,
+        name: fromKey,
         fromKey,
         from,
         streamId,
+        window: sealed ? new ReplayWindow() : undefined,
+        // A random 62-bit start: the receivers of one multicast stream, or
+        // one receiver restarted, never seal under the same nonce.
+        feedbackHigh: random === undefined ? 0 : random[0]! >>> 2,
+        feedbackLow: random === undefined ? 0 : random[1]!,
+        reportClocks: new Float64Array(REPORT_CLOCKS).fill(-1),
+        reportClockNext: 0,
         assembler: new StreamReassembler({
           latencyMs: this.#latencyMs,
           maxFramesInFlight: this.#maxFramesInFlight,
@@ -455,6 +694,7 @@ export class StreamReceiver implements ProtocolReceiver {
         live: true,
       };
       this.#streams.set(key, stream);
+      if (sealed) this.#sealedById.set(streamId, stream);
     }
     this.#last = stream;
     return stream;
@@ -477,7 +717,7 @@ export class StreamReceiver implements ProtocolReceiver {
     );
     if (error !== undefined) {
       this.#refuse(
-        stream.fromKey,
+        stream.name,
         datagram.length,
         error,
         error === "bad-size"
@@ -513,11 +753,16 @@ export class StreamReceiver implements ProtocolReceiver {
   #onSenderReport(now: number, stream: Stream, datagram: Uint8Array): void {
     const report = decodeSenderReport(datagram);
     if (report === undefined) {
-      this.#refuse(stream.fromKey, datagram.length, "malformed");
+      this.#refuse(stream.name, datagram.length, "malformed");
       return;
     }
     stream.assembler.reveal(now, report.nextFrameId);
-    if (report.echoedClock !== 0) {
+    // Only an echo of one of our own reports: a multicast sender echoes
+    // whichever receiver's report came last.
+    if (
+      report.echoedClock !== 0 &&
+      stream.reportClocks.includes(report.echoedClock)
+    ) {
       const t4 = (this.#wallOrigin() + now) * 1000;
       const t3 = report.senderClock;
       const rttUs = stream.offset.sample(
@@ -539,16 +784,16 @@ export class StreamReceiver implements ProtocolReceiver {
   #onMessage(stream: Stream, datagram: Uint8Array): void {
     const decoded = decodeMessage(datagram);
     if (decoded === undefined) {
-      this.#refuse(stream.fromKey, datagram.length, "malformed");
+      this.#refuse(stream.name, datagram.length, "malformed");
       return;
     }
     let ack = stream.acks.get(decoded.id);
     if (ack === undefined) {
-      const { message, reply } = handleMessage(decoded.text, stream.fromKey);
+      const { message, reply } = handleMessage(decoded.text, stream.name);
       this.#events.push({
         type: "message",
         protocol: "stream",
-        sender: stream.fromKey,
+        sender: stream.name,
         result: message.ok
           ? { ok: true, value: message.value }
           : { ok: false, error: message.error },
@@ -582,8 +827,10 @@ export class StreamReceiver implements ProtocolReceiver {
       entries,
     );
     if (entries.length === 0) return;
-    for (const nack of encodeNacks(entries, this.#datagramBytes)) {
-      if (!this.#mayAnswer(stream, nack.length)) return;
+    for (
+      const nack of encodeNacks(entries, this.#datagramBytes - this.#overhead)
+    ) {
+      if (!this.#mayAnswer(stream, nack.length + this.#overhead)) return;
       this.#counters.nacksSent++;
       this.#send(stream, nack);
     }
@@ -606,14 +853,17 @@ export class StreamReceiver implements ProtocolReceiver {
   #sendReport(now: number, stream: Stream): void {
     const { assembler, log, delay } = stream;
     const stats = assembler.stats;
-    if (!this.#mayAnswer(stream, REPORT_BYTES)) return;
+    if (!this.#mayAnswer(stream, REPORT_BYTES + this.#overhead)) return;
     this.#counters.reportsSent++;
+    const receiverClock = Math.round((this.#wallOrigin() + now) * 1000);
+    stream.reportClocks[stream.reportClockNext] = receiverClock;
+    stream.reportClockNext = (stream.reportClockNext + 1) % REPORT_CLOCKS;
     this.#send(
       stream,
       encodeReport({
         highestPacket: Math.max(0, log.highest),
         delaySince: (now - stream.highestArrival) * 1000,
-        receiverClock: Math.round((this.#wallOrigin() + now) * 1000),
+        receiverClock,
         packetsReceived: log.received,
         bytesReceived: stream.bytesReceived,
         nextFrameId: assembler.nextFrameId,
@@ -632,17 +882,40 @@ export class StreamReceiver implements ProtocolReceiver {
     );
   }
 
-  /** Stamps the fixed header and queues a datagram to the stream's sender. */
+  /**
+   * Stamps the fixed header, seals the datagram when the stream is sealed,
+   * and queues it to the stream's sender.
+   */
   #send(stream: Stream, datagram: Uint8Array): void {
-    writeHeader(
-      datagram,
-      datagram[3] as 3 | 4 | 6,
-      0,
-      stream.streamId,
-      true,
-      stream.packetNumber++,
+    const type = datagram[3] as 3 | 4 | 6;
+    if (this.#aead === undefined) {
+      writeHeader(
+        datagram,
+        type,
+        0,
+        stream.streamId,
+        true,
+        stream.packetNumber++,
+      );
+      this.#transmits.push({ to: stream.from, bytes: datagram });
+      return;
+    }
+    const sealed = new Uint8Array(datagram.length + SEAL_OVERHEAD);
+    sealed.set(datagram);
+    writeHeader(sealed, type, Flags.sealed, stream.streamId, true, 0);
+    writePacketWords(sealed, stream.feedbackHigh, stream.feedbackLow, true);
+    stream.packetNumber++;
+    if (++stream.feedbackLow === TWO_32) {
+      stream.feedbackLow = 0;
+      stream.feedbackHigh++;
+    }
+    this.#aead.sealWithHeaderNonce(
+      sealed,
+      FIXED_HEADER_BYTES,
+      datagram.length - FIXED_HEADER_BYTES,
+      NONCE_OFFSET,
     );
-    this.#transmits.push({ to: stream.from, bytes: datagram });
+    this.#transmits.push({ to: stream.from, bytes: sealed });
   }
 
   /** Turns the reassembler's events into the server's. */
@@ -654,7 +927,7 @@ export class StreamReceiver implements ProtocolReceiver {
           type: "frame",
           frame: {
             protocol: "stream",
-            sender: stream.fromKey,
+            sender: stream.name,
             bytes: event.bytes,
             format: sniffFormat(event.bytes),
             mode: "chunked",
@@ -665,7 +938,7 @@ export class StreamReceiver implements ProtocolReceiver {
         this.#events.push({
           type: "dropped",
           protocol: "stream",
-          sender: stream.fromKey,
+          sender: stream.name,
           reason: event.reason,
           detail: event.detail,
           frames: event.frames,
@@ -699,10 +972,37 @@ export class StreamReceiver implements ProtocolReceiver {
 
   #retire(stream: Stream): void {
     stream.live = false;
+    const sealed = stream.window !== undefined;
+    if (sealed) this.#sealedById.delete(stream.streamId);
+    const key = sealed ? stream.streamId : stream.key;
+    this.#tombstones.delete(key);
+    if (this.#tombstones.size >= MAX_TOMBSTONES) {
+      this.#tombstones.delete(this.#tombstones.keys().next().value!);
+    }
+    this.#tombstones.set(key, stream.log.highest);
     stream.assembler.expire(Infinity);
     this.#drain(stream);
     addStats(this.#retired, stream.assembler.stats);
     stream.assembler.clear();
+  }
+
+  /** A notice, once per sender and kind; allocates nothing when it is not. */
+  #noticeOnce(
+    fromKey: string,
+    kind: typeof NOTICE_KINDS[number],
+    text: string,
+  ): void {
+    const bit = 1 << NOTICE_KINDS.indexOf(kind);
+    const given = this.#noticed.get(fromKey);
+    if (given !== undefined && (given & bit) !== 0) return;
+    if (given === undefined && this.#noticed.size >= 1024) return;
+    this.#noticed.set(fromKey, (given ?? 0) | bit);
+    this.#events.push({
+      type: "notice",
+      protocol: "stream",
+      sender: fromKey,
+      text,
+    });
   }
 
   #refuse(
@@ -715,19 +1015,14 @@ export class StreamReceiver implements ProtocolReceiver {
       ? reason
       : "malformed";
     this.#counters[counter]++;
-    if (counter !== "malformed" && this.#noticed.size < 1024) {
-      const key = `${fromKey} ${counter}`;
-      if (!this.#noticed.has(key)) {
-        this.#noticed.add(key);
-        this.#events.push({
-          type: "notice",
-          protocol: "stream",
-          sender: fromKey,
-          text: counter === "sealed"
-            ? `${fromKey} sends sealed stream datagrams and this server has no key; they are dropped`
-            : `${fromKey} speaks another version of the stream protocol; this server speaks version 1`,
-        });
-      }
+    if (counter !== "malformed") {
+      this.#noticeOnce(
+        fromKey,
+        counter,
+        counter === "sealed"
+          ? `${fromKey} sends sealed stream datagrams and this server has no key; they are dropped (give the server --key-file)`
+          : `${fromKey} speaks another version of the stream protocol; this server speaks version 1`,
+      );
     }
     this.#events.push({
       type: "stray",

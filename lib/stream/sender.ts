@@ -7,12 +7,18 @@
  * It never waits for the receiver. Frames are cut into chunks and paced
  * out; a new frame replaces one still waiting to be sent (counted as
  * stale); NACKs are answered from a bounded history, within a share of the
- * rate; `fec` adds parity; reports drive the rate controller.
+ * rate; `fec` adds parity; reports drive the rate controller. With a `key`
+ * every datagram is sealed in place, and only feedback whose tag verifies,
+ * and that no replay window has seen, is taken.
  *
  * @module
  */
 
 import { MAX_DATAGRAM_BYTES } from "../classic/constants.ts";
+import type { Aead, AeadMode } from "../crypto/aead.ts";
+import { ReplayWindowSet } from "../crypto/replay_window.ts";
+import { createStreamAead } from "../crypto/stream_aead.ts";
+import { endpointKey } from "../net/_ip.ts";
 import type { Endpoint } from "../net/types.ts";
 import type { Transmit } from "../server/types.ts";
 import { wallClockLead } from "./_clock.ts";
@@ -24,25 +30,32 @@ import { Pacer } from "./pacer.ts";
 import { RateController } from "./rate_controller.ts";
 import { frameDiff } from "./reassembler.ts";
 import { RttEstimator } from "./reports.ts";
+import { AuthFailureLog } from "./_rate_limits.ts";
 import {
   chunkCountFor,
   DATA_HEADER_BYTES,
   decodeMessage,
+  decodeNotice,
   decodeReport,
   DEFAULT_DATAGRAM_BYTES,
   encodeMessage,
   encodeSenderReport,
+  FIXED_HEADER_BYTES,
   Flags,
   MIN_DATAGRAM_BYTES,
   type NackEntry,
   nackEntryCount,
   newFixedHeader,
+  NONCE_OFFSET,
+  NoticeCode,
   PacketType,
   type PacketTypeNumber,
   PARITY_HEADER_BYTES,
   readHeader,
   readNackEntry,
   type Report,
+  SEAL_OVERHEAD,
+  u32,
   writeChunkHeader,
   writeHeader,
   writeSendOffset,
@@ -92,6 +105,22 @@ export interface StreamSenderOptions {
   wallClockOrigin?: number;
   /** How long a message waits for its ack in all, in ms. @default {2000} */
   messageTimeoutMs?: number;
+  /**
+   * The 32-byte shared key: every datagram is sealed with AES-256-GCM, and
+   * only feedback sealed with the same key is taken.
+   *
+   * @default {undefined} (not sealed)
+   */
+  key?: Uint8Array;
+  /** The AES-GCM implementation, with a `key`. @default {"auto"} */
+  aeadImplementation?: AeadMode;
+  /**
+   * With a `key`: how long after the first datagram to say so once when
+   * nothing from the receiver could be authenticated, in ms.
+   *
+   * @default {3000}
+   */
+  silenceMs?: number;
 }
 
 /** What a sender hands out besides datagrams. */
@@ -103,7 +132,12 @@ export type StreamSenderEvent =
     readonly reply: string;
   }
   | { readonly type: "message-timeout"; readonly id: number }
-  | { readonly type: "closed"; readonly delivered: boolean };
+  | { readonly type: "closed"; readonly delivered: boolean }
+  | {
+    /** A line for the user: a key mismatch, or feedback that failed. */
+    readonly type: "notice";
+    readonly text: string;
+  };
 
 /** A sender's counters. */
 export interface StreamSenderStats {
@@ -129,6 +163,12 @@ export interface StreamSenderStats {
   foreign: number;
   /** Datagrams that could not be read. */
   malformed: number;
+  /** With a key: feedback whose tag failed, or that was not sealed. */
+  unauthenticated: number;
+  /** With a key: feedback already taken, or too old for the window. */
+  replayed: number;
+  /** Without a key: sealed feedback, dropped. */
+  sealed: number;
   /** The smoothed RTT, ms, once measured. */
   rttMs: number | undefined;
   /** Loss over the last report interval, 0 to 1. */
@@ -165,6 +205,18 @@ const SR_MIN_INTERVAL_MS = 100;
  */
 const BACKLOG_FRAMES = 8;
 const SR_IDLE_INTERVAL_MS = 500;
+/** Multicast: receivers heard from within this long count for closing. */
+const RECEIVER_ACTIVE_MS = 2000;
+/** Multicast: receivers whose reports are kept. */
+const MAX_RECEIVERS = 256;
+/** Sealed streams number their datagrams from a random start below this. */
+const SEALED_START_LIMIT = 2 ** 52;
+
+interface ReceiverState {
+  report: Report;
+  at: number;
+  lossFraction: number;
+}
 
 /**
  * The sending side of one stream.
@@ -204,6 +256,16 @@ export class StreamSender {
   readonly #resends = new Queue<{ frame: SentFrame; index: number }>();
   readonly #events = new Queue<StreamSenderEvent>();
   readonly #messages = new Map<number, PendingMessage>();
+  readonly #receivers = new Map<string, ReceiverState>();
+  readonly #aead: Aead | undefined;
+  readonly #overhead: number;
+  readonly #windows = new ReplayWindowSet();
+  readonly #authFailures = new AuthFailureLog();
+  readonly #hints = new Set<number>();
+  readonly #silenceMs: number;
+  #firstSentAt = Infinity;
+  #heard = false;
+  #silenceTold = false;
   #datagramBytes: number;
   #current: Outgoing | undefined;
   #waiting:
@@ -252,6 +314,18 @@ export class StreamSender {
     this.#latencyMs = options.latencyMs ?? 120;
     this.#retransmitShare = options.retransmitShare ?? 0.25;
     this.#messageTimeoutMs = options.messageTimeoutMs ?? 2000;
+    this.#silenceMs = options.silenceMs ?? 3000;
+    this.#aead = options.key === undefined ? undefined : createStreamAead(
+      options.key,
+      "sender",
+      { implementation: options.aeadImplementation ?? "auto" },
+    );
+    this.#overhead = this.#aead === undefined ? 0 : SEAL_OVERHEAD;
+    if (this.#aead !== undefined) {
+      // A stream id met again under the same key (2^-32 a pair) must not
+      // bring its nonces back with it.
+      this.#packetNumber = Math.floor(Math.random() * SEALED_START_LIMIT);
+    }
     const maxRate = options.maxRate ?? 1_250_000_000;
     if (!(maxRate > 0)) {
       throw new RangeError(`The rate must be positive, got ${maxRate}`);
@@ -277,6 +351,9 @@ export class StreamSender {
       unsent: 0,
       foreign: 0,
       malformed: 0,
+      unauthenticated: 0,
+      replayed: 0,
+      sealed: 0,
       rttMs: undefined,
       lossFraction: 0,
       rate: this.#controller.rate,
@@ -292,6 +369,19 @@ export class StreamSender {
   /** The largest datagram, headers included. */
   get datagramBytes(): number {
     return this.#datagramBytes;
+  }
+
+  /**
+   * With a key, which AES-GCM implementation seals, in one line (such as
+   * `sealing: AES-256-GCM by libcrypto (OpenSSL 3.0.19)`); else `undefined`.
+   */
+  get sealing(): string | undefined {
+    return this.#aead?.reason;
+  }
+
+  /** Frees the AEAD's native state. */
+  [Symbol.dispose](): void {
+    this.#aead?.close();
   }
 
   /** A snapshot of the counters. */
@@ -336,7 +426,7 @@ export class StreamSender {
         `Cannot send a ${bytes.length}-byte frame: a frame has 1 to ${0xffffffff} bytes`,
       );
     }
-    chunkCountFor(bytes.length, this.#datagramBytes);
+    chunkCountFor(bytes.length, this.#datagramBytes - this.#overhead);
     const replaced = this.#waiting !== undefined;
     if (replaced) this.#stats.framesStale++;
     this.#waiting = {
@@ -359,6 +449,13 @@ export class StreamSender {
   sendMessage(now: number, text: Uint8Array): number {
     const id = this.#nextMessageId;
     const bytes = encodeMessage(PacketType.message, id, text);
+    if (bytes.length + this.#overhead > MAX_DATAGRAM_BYTES) {
+      throw new RangeError(
+        `Cannot send a ${text.length}-byte message sealed: at most ${
+          MAX_DATAGRAM_BYTES - this.#overhead - (bytes.length - text.length)
+        } bytes fit in a datagram with its tag`,
+      );
+    }
     this.#nextMessageId = (id + 1) >>> 0;
     const interval = Math.max(20, 2 * this.#rtt.smoothed);
     this.#messages.set(id, {
@@ -430,18 +527,120 @@ export class StreamSender {
       this.#stats.foreign++;
       return;
     }
+    if (header.type === PacketType.notice) {
+      this.#onNotice(datagram, from);
+      return;
+    }
+    const body = this.#open(now, datagram, header.flags, from);
+    if (body === undefined) return;
     switch (header.type) {
       case PacketType.nack:
-        this.#onNack(now, datagram);
+        this.#onNack(now, body);
         break;
       case PacketType.report:
-        this.#onReport(now, datagram);
+        this.#onReport(now, body, from);
         break;
       case PacketType.messageAck:
-        this.#onMessageAck(datagram);
+        this.#onMessageAck(body);
         break;
     }
     this.#fill(now);
+  }
+
+  /**
+   * The datagram's plaintext, opened in place when sealed; `undefined`
+   * when it must be dropped: unsealed or forged with a key, replayed, or
+   * sealed without one.
+   */
+  #open(
+    now: number,
+    datagram: Uint8Array,
+    flags: number,
+    from: Endpoint,
+  ): Uint8Array | undefined {
+    const aead = this.#aead;
+    const sealed = (flags & Flags.sealed) !== 0;
+    if (aead === undefined) {
+      if (!sealed) {
+        this.#heard = true;
+        return datagram;
+      }
+      this.#stats.sealed++;
+      this.#hint(
+        0,
+        `${
+          endpointKey(from)
+        } seals its replies: it has a key and this client has none; give --key-file with the server's key`,
+      );
+      return undefined;
+    }
+    if (!sealed) {
+      this.#authFailed(now, from);
+      return undefined;
+    }
+    // Feedback counters start at random 62-bit numbers, one per receiver.
+    const high = u32(datagram, 12) & 0x7fffffff;
+    const low = u32(datagram, 16);
+    if (this.#windows.check(high, low) !== "ok") {
+      this.#stats.replayed++;
+      return undefined;
+    }
+    const length = aead.openWithHeaderNonce(
+      datagram,
+      FIXED_HEADER_BYTES,
+      datagram.length,
+      NONCE_OFFSET,
+    );
+    if (length < 0) {
+      this.#authFailed(now, from);
+      return undefined;
+    }
+    this.#windows.accept(high, low);
+    this.#heard = true;
+    return datagram.subarray(0, FIXED_HEADER_BYTES + length);
+  }
+
+  #authFailed(now: number, from: Endpoint): void {
+    this.#stats.unauthenticated++;
+    const line = this.#authFailures.fail(now, endpointKey(from));
+    if (line !== undefined) this.#events.push({ type: "notice", text: line });
+  }
+
+  /** Hands out a line once per kind. */
+  #hint(kind: number, text: string): void {
+    if (this.#hints.has(kind)) return;
+    this.#hints.add(kind);
+    this.#events.push({ type: "notice", text });
+  }
+
+  /**
+   * A receiver's unsealed notice. Anyone on the path could forge one, so it
+   * only ever makes a line for the user, never a change of state.
+   */
+  #onNotice(datagram: Uint8Array, from: Endpoint): void {
+    const notice = decodeNotice(datagram);
+    if (notice === undefined) {
+      this.#stats.malformed++;
+      return;
+    }
+    const who = endpointKey(from);
+    const keyed = this.#aead !== undefined;
+    if (notice.code === NoticeCode.noKey && keyed) {
+      this.#hint(
+        notice.code,
+        `${who} says it has no key, so it cannot open sealed datagrams: give the server --key-file too, or drop --key-file here (an unauthenticated hint)`,
+      );
+    } else if (notice.code === NoticeCode.needsKey && !keyed) {
+      this.#hint(
+        notice.code,
+        `${who} says it needs a key: give --key-file FILE (or UDPIMG_KEY_FILE) with the server's key (an unauthenticated hint)`,
+      );
+    } else if (notice.code === NoticeCode.unauthenticated && keyed) {
+      this.#hint(
+        notice.code,
+        `${who} says our datagrams failed authentication: is --key-file the server's key? (an unauthenticated hint)`,
+      );
+    }
   }
 
   /**
@@ -465,6 +664,8 @@ export class StreamSender {
     if (this.#closing) {
       due = Math.min(due, this.#closeDeadline, this.#finalReportDue);
     }
+    const silence = this.#silenceDue();
+    if (silence < due) due = silence;
     return due;
   }
 
@@ -488,9 +689,27 @@ export class StreamSender {
       message.nextAt = now + message.interval;
     }
     if (now >= this.#senderReportDue) this.#queueSenderReport(now);
+    if (now >= this.#silenceDue()) {
+      this.#silenceTold = true;
+      if (this.#hints.size === 0) {
+        this.#events.push({
+          type: "notice",
+          text: `no reply could be authenticated within ${
+            this.#silenceMs / 1000
+          } s: wrong key, or the server has none?`,
+        });
+      }
+    }
     // While closing, the last frames stay answerable until the end.
     if (!this.#closing) this.#history.expire(now);
     this.#fill(now);
+  }
+
+  /** When to say that nothing could be authenticated, if it comes to that. */
+  #silenceDue(): number {
+    return this.#aead === undefined || this.#heard || this.#silenceTold
+      ? Infinity
+      : this.#firstSentAt + this.#silenceMs;
   }
 
   /**
@@ -524,8 +743,9 @@ export class StreamSender {
     const pacer = this.#pacer;
     // Control datagrams are small and go at once, but count against the rate.
     for (let bytes; (bytes = this.#control.shift()) !== undefined;) {
-      this.#emit(now, bytes, bytes[3] as PacketTypeNumber, 0);
-      pacer.consume(now, bytes.length);
+      const datagram = this.#withTagRoom(bytes);
+      this.#emit(now, datagram, bytes[3] as PacketTypeNumber, 0);
+      pacer.consume(now, datagram.length);
     }
     let held = false;
     while (true) {
@@ -547,7 +767,7 @@ export class StreamSender {
     const resend = this.#resends.peek();
     if (resend !== undefined) {
       const { frame, index } = resend;
-      return DATA_HEADER_BYTES +
+      return DATA_HEADER_BYTES + this.#overhead +
         Math.min(frame.size, frame.bytes.length - index * frame.size);
     }
     if (this.#current === undefined) {
@@ -569,7 +789,7 @@ export class StreamSender {
     if (out.next < sent.count) {
       const index = out.next++;
       const start = index * dataStride;
-      const length = DATA_HEADER_BYTES +
+      const length = DATA_HEADER_BYTES + this.#overhead +
         Math.min(sent.size, sent.bytes.length - index * sent.size);
       const datagram = block.subarray(start, start + length);
       writeSendOffset(datagram, wallUs - sent.timestamp);
@@ -581,7 +801,7 @@ export class StreamSender {
       );
     } else {
       const g = out.next++ - sent.count;
-      const parityBytes = PARITY_HEADER_BYTES + sent.size;
+      const parityBytes = PARITY_HEADER_BYTES + sent.size + this.#overhead;
       const start = out.parityOffset + g * parityBytes;
       const datagram = block.subarray(start, start + parityBytes);
       if (g === 0) {
@@ -592,7 +812,10 @@ export class StreamSender {
             sent.bytes,
             sent.size,
             out.groups[k]!,
-            block.subarray(at + PARITY_HEADER_BYTES, at + parityBytes),
+            block.subarray(
+              at + PARITY_HEADER_BYTES,
+              at + PARITY_HEADER_BYTES + sent.size,
+            ),
           );
         }
       }
@@ -611,7 +834,10 @@ export class StreamSender {
     const waiting = this.#waiting!;
     this.#waiting = undefined;
     const bytes = waiting.bytes;
-    const count = chunkCountFor(bytes.length, this.#datagramBytes);
+    const count = chunkCountFor(
+      bytes.length,
+      this.#datagramBytes - this.#overhead,
+    );
     const size = Math.ceil(bytes.length / count);
     const id = this.#nextFrameId;
     this.#nextFrameId = (id + 1) >>> 0;
@@ -626,11 +852,12 @@ export class StreamSender {
       resentAt: undefined,
     };
     const groups = this.#fec > 0 ? parityGroups(count, this.#fec) : [];
-    const dataStride = DATA_HEADER_BYTES + size;
+    // Room for each datagram's tag, so that it is sealed where it lies.
+    const overhead = this.#overhead;
+    const dataStride = DATA_HEADER_BYTES + size + overhead;
+    const parityStride = PARITY_HEADER_BYTES + size + overhead;
     const parityOffset = count * dataStride;
-    const block = new Uint8Array(
-      parityOffset + groups.length * (PARITY_HEADER_BYTES + size),
-    );
+    const block = new Uint8Array(parityOffset + groups.length * parityStride);
     const fields = {
       frameId: id,
       index: 0,
@@ -652,7 +879,7 @@ export class StreamSender {
     }
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
-      const at = parityOffset + g * (PARITY_HEADER_BYTES + size);
+      const at = parityOffset + g * parityStride;
       writeChunkHeader(block.subarray(at), {
         ...fields,
         index: group.first,
@@ -677,7 +904,9 @@ export class StreamSender {
       start,
       Math.min(start + frame.size, frame.bytes.length),
     );
-    const datagram = new Uint8Array(DATA_HEADER_BYTES + payload.length);
+    const datagram = new Uint8Array(
+      DATA_HEADER_BYTES + payload.length + this.#overhead,
+    );
     writeChunkHeader(datagram, {
       frameId: frame.id,
       index,
@@ -700,13 +929,39 @@ export class StreamSender {
     flags: number,
   ): void {
     const n = this.#packetNumber++;
-    writeHeader(datagram, type, flags, this.#streamId, false, n);
+    const aead = this.#aead;
+    writeHeader(
+      datagram,
+      type,
+      aead === undefined ? flags : flags | Flags.sealed,
+      this.#streamId,
+      false,
+      n,
+    );
+    if (aead !== undefined) {
+      // A datagram sent again comes here again: a new number, a new nonce.
+      aead.sealWithHeaderNonce(
+        datagram,
+        FIXED_HEADER_BYTES,
+        datagram.length - FIXED_HEADER_BYTES - SEAL_OVERHEAD,
+        NONCE_OFFSET,
+      );
+    }
+    if (this.#firstSentAt === Infinity) this.#firstSentAt = now;
     const slot = n % SEND_TIMES;
     this.#sendTimes[slot] = now;
     this.#sendNumbers[slot] = n;
     this.#stats.datagramsSent++;
     this.#stats.bytesSent += datagram.length;
     this.#transmits.push({ to: this.#peer, bytes: datagram });
+  }
+
+  /** A control datagram as it will be sent: with room for a tag if sealed. */
+  #withTagRoom(bytes: Uint8Array): Uint8Array {
+    if (this.#overhead === 0) return bytes;
+    const datagram = new Uint8Array(bytes.length + this.#overhead);
+    datagram.set(bytes);
+    return datagram;
   }
 
   #onNack(now: number, datagram: Uint8Array): void {
@@ -730,7 +985,7 @@ export class StreamSender {
         this.#stats.unsent++;
         return true;
       }
-      const cost = DATA_HEADER_BYTES + frame.size;
+      const cost = DATA_HEADER_BYTES + frame.size + this.#overhead;
       if (this.#retransmitTokens < cost) {
         this.#stats.retransmitSkipped++;
         return false;
@@ -759,7 +1014,7 @@ export class StreamSender {
     this.#retransmitUpdated = now;
   }
 
-  #onReport(now: number, datagram: Uint8Array): void {
+  #onReport(now: number, datagram: Uint8Array, from: Endpoint): void {
     const report = decodeReport(datagram);
     if (report === undefined) {
       this.#stats.malformed++;
@@ -771,9 +1026,14 @@ export class StreamSender {
       // A report that claims a delay longer than the round trip is wrong.
       if (rtt >= 0) this.#rtt.sample(rtt, now);
     }
-    const previous = this.#lastReport;
+    // Each receiver's reports are told apart (a multicast stream has many):
+    // differences are only taken between reports of one receiver.
+    const key = this.#multicast ? endpointKey(from) : "";
+    const state = this.#receivers.get(key);
+    const previous = state?.report;
     this.#lastReport = report;
     this.#lastReportAt = now;
+    let lossFraction = state?.lossFraction ?? 0;
     if (
       previous !== undefined &&
       report.highestPacket >= previous.highestPacket
@@ -782,12 +1042,14 @@ export class StreamSender {
       const received = (report.packetsReceived - previous.packetsReceived) >>>
         0;
       const loss = expected > 0 ? Math.max(0, 1 - received / expected) : 0;
-      this.#stats.lossFraction = Math.min(1, loss);
+      lossFraction = Math.min(1, loss);
       const elapsedUs = report.receiverClock - previous.receiverClock;
       const bytes = (report.bytesReceived - previous.bytesReceived) >>> 0;
+      // A multicast stream goes at a fixed rate: no one receiver's reports
+      // may pull it around.
       if (this.#adaptive && !this.#multicast && expected >= 0) {
         this.#controller.onSample(now, {
-          lossFraction: this.#stats.lossFraction,
+          lossFraction,
           queueingDelayMs: report.queueingDelay / 1000,
           minRttMs: this.#rtt.min,
           receiveRate: elapsedUs > 0 && elapsedUs < 10e6
@@ -801,6 +1063,24 @@ export class StreamSender {
       }
       this.#backlogged = false;
     }
+    if (state === undefined) {
+      if (this.#receivers.size >= MAX_RECEIVERS) {
+        this.#receivers.delete(this.#receivers.keys().next().value!);
+      }
+      this.#receivers.set(key, { report, at: now, lossFraction });
+    } else {
+      state.report = report;
+      state.at = now;
+      state.lossFraction = lossFraction;
+    }
+    // The worst receiver's loss, over those heard from lately.
+    let worst = 0;
+    for (const receiver of this.#receivers.values()) {
+      if (now - receiver.at <= RECEIVER_ACTIVE_MS) {
+        worst = Math.max(worst, receiver.lossFraction);
+      }
+    }
+    this.#stats.lossFraction = worst;
     if (now - this.#lastSenderReportAt >= SR_MIN_INTERVAL_MS) {
       this.#senderReportDue = now;
     }
@@ -834,11 +1114,19 @@ export class StreamSender {
   }
 
   #tryFinish(now: number): void {
-    const report = this.#lastReport;
+    // Every receiver has every frame: the one, or in multicast those heard
+    // from lately.
+    let active = 0;
+    let done = 0;
+    for (const receiver of this.#receivers.values()) {
+      if (this.#multicast && now - receiver.at > RECEIVER_ACTIVE_MS) continue;
+      active++;
+      if (frameDiff(receiver.report.nextFrameId, this.#nextFrameId) >= 0) {
+        done++;
+      }
+    }
     const delivered = this.#nextFrameId === 0 ||
-      (report !== undefined &&
-        frameDiff(report.nextFrameId, this.#nextFrameId) >= 0 &&
-        this.#lastReportAt >= 0);
+      (active > 0 && done === active);
     if (!delivered && now < this.#closeDeadline) {
       if (now >= this.#finalReportDue) {
         // Says where the stream ends, so that the receiver can ask for a
@@ -850,7 +1138,12 @@ export class StreamSender {
       return;
     }
     for (let i = 0; i < 2; i++) {
-      this.#emit(now, new Uint8Array(20), PacketType.bye, 0);
+      this.#emit(
+        now,
+        new Uint8Array(FIXED_HEADER_BYTES + this.#overhead),
+        PacketType.bye,
+        0,
+      );
     }
     this.#closed = true;
     this.#events.push({ type: "closed", delivered });

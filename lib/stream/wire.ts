@@ -19,7 +19,7 @@
  * +-+                                                             +
  * |                                                               | 16
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- * flags: 0x01 sealed (reserved), 0x02 parity follows, 0x04 retransmission
+ * flags: 0x01 sealed, 0x02 parity follows, 0x04 retransmission
  * D: 0 from the sender, 1 from the receiver
  *
  * data (1) and parity (2), after the fixed header:
@@ -51,11 +51,15 @@
  * sender-report (7): sender clock (64), echoed clock (64), delay since
  *   (32), next frame id (32): 44 bytes
  * bye (8): no body
+ * notice (9, receiver to sender, never sealed): code (8), reserved (24),
+ *   UTF-8 text, cut to fit
  * ```
  *
- * Sealing (reserved): with a key, the fixed header stays in the clear as
- * additional data and the rest is encrypted; {@linkcode readHeader} is where
- * an opener slots in, between the fixed header and the body readers.
+ * Sealed (flag 0x01): the fixed header stays in the clear as additional
+ * data, the body after it is encrypted with AES-256-GCM and a 16-byte tag
+ * follows; the nonce is bytes 8–19 of the header as sent (stream id, then
+ * the packet number field, direction bit included). The opener runs right
+ * after {@linkcode readHeader}, before any body reader.
  *
  * @module
  */
@@ -82,6 +86,12 @@ export const SENDER_REPORT_BYTES = 44;
 export const MESSAGE_HEADER_BYTES = 24;
 /** Bytes before a message-ack's reply. */
 export const MESSAGE_ACK_HEADER_BYTES = 28;
+/** Bytes before a notice's text. */
+export const NOTICE_HEADER_BYTES = 24;
+/** Where a sealed datagram's nonce lies: the stream id and packet number. */
+export const NONCE_OFFSET = 8;
+/** What sealing adds to a datagram: the AES-GCM tag. */
+export const SEAL_OVERHEAD = 16;
 /** The largest datagram unless told otherwise, headers included. */
 export const DEFAULT_DATAGRAM_BYTES = 1200;
 /** The smallest datagram size a sender may be given. */
@@ -101,6 +111,7 @@ export const PacketType = {
   messageAck: 6,
   senderReport: 7,
   bye: 8,
+  notice: 9,
 } as const;
 
 /** A datagram type's number. */
@@ -108,7 +119,7 @@ export type PacketTypeNumber = typeof PacketType[keyof typeof PacketType];
 
 /** Flag bits, byte 4. */
 export const Flags = {
-  /** The body is sealed (reserved: not implemented in version 1). */
+  /** The body is sealed: encrypted, with a tag after it. */
   sealed: 0x01,
   /** Data only: parity datagrams follow this frame's data. */
   parityFollows: 0x02,
@@ -120,7 +131,19 @@ const KNOWN_FLAGS = 0x07;
 const TWO_32 = 2 ** 32;
 
 /** Which way a datagram travels, from its type. */
-const FROM_SENDER = [false, true, true, false, false, true, false, true, true];
+const FROM_SENDER = [
+  false,
+  true,
+  true,
+  false,
+  false,
+  true,
+  false,
+  true,
+  true,
+  false,
+];
+const LAST_TYPE = 9;
 
 /** The fixed header, as read. */
 export interface FixedHeader {
@@ -164,7 +187,7 @@ export function newFixedHeader(): FixedHeader {
  */
 export function looksLikeStream(datagram: Uint8Array): boolean {
   return datagram.length >= FIXED_HEADER_BYTES && datagram[0] === 0x55 &&
-    datagram[1] === 0x53 && datagram[3]! >= 1 && datagram[3]! <= 8;
+    datagram[1] === 0x53 && datagram[3]! >= 1 && datagram[3]! <= LAST_TYPE;
 }
 
 /**
@@ -241,6 +264,35 @@ export function writeHeader(
   putU32(bytes, 8, streamId);
   putU64(bytes, 12, packetNumber);
   if (fromReceiver) bytes[12]! |= 0x80;
+}
+
+/**
+ * Writes the packet number field from two words, for counters past 2^53
+ * (a receiver's, which start at a random 62-bit number when sealed).
+ *
+ * @param bytes A datagram whose header is written.
+ * @param high Bits 32–62 of the packet number.
+ * @param low Bits 0–31.
+ * @param fromReceiver The direction bit.
+ *
+ * @example A receiver's packet number
+ * ```ts
+ * import { writePacketWords } from "./wire.ts";
+ * const bytes = new Uint8Array(20);
+ * writePacketWords(bytes, 0x1234, 5, true);
+ * console.log(bytes[12], bytes[19]); // 128 5
+ * ```
+ */
+export function writePacketWords(
+  bytes: Uint8Array,
+  high: number,
+  low: number,
+  fromReceiver: boolean,
+): void {
+  putU32(bytes, 12, high);
+  putU32(bytes, 16, low);
+  if (fromReceiver) bytes[12]! |= 0x80;
+  else bytes[12]! &= 0x7f;
 }
 
 /** The frame description every data and parity datagram carries. */
@@ -801,6 +853,78 @@ export function decodeMessage(
     id: u32(datagram, 20),
     status: ack ? datagram[24]! : 0,
     text: datagram.subarray(offset),
+  };
+}
+
+/** What a notice says, byte 20. */
+export const NoticeCode = {
+  /** The receiver has no key: it cannot open sealed datagrams. */
+  noKey: 1,
+  /** The receiver has a key and refuses unsealed datagrams. */
+  needsKey: 2,
+  /** The receiver could not authenticate sealed datagrams: another key. */
+  unauthenticated: 3,
+} as const;
+
+/** A notice's code. */
+export type NoticeCodeNumber = typeof NoticeCode[keyof typeof NoticeCode];
+
+/**
+ * Encodes a notice, its text cut so that the datagram is at most
+ * `maxBytes` long; the fixed header is left for the caller.
+ *
+ * @param code What the notice says.
+ * @param text The same in words, for people and captures.
+ * @param maxBytes The longest the datagram may be, at least 24.
+ * @returns The datagram, with its type set.
+ *
+ * @example A notice cut to 30 bytes
+ * ```ts
+ * import { decodeNotice, encodeNotice, NoticeCode } from "./wire.ts";
+ * const bytes = encodeNotice(NoticeCode.noKey, "this server has no key", 30);
+ * console.log(bytes.length, decodeNotice(bytes)?.text); // 30 this s
+ * ```
+ */
+export function encodeNotice(
+  code: NoticeCodeNumber,
+  text: string,
+  maxBytes: number = DEFAULT_DATAGRAM_BYTES,
+): Uint8Array {
+  if (maxBytes < NOTICE_HEADER_BYTES) {
+    throw new RangeError(
+      `Cannot encode a notice in ${maxBytes} bytes: it needs at least ${NOTICE_HEADER_BYTES}`,
+    );
+  }
+  const encoded = new TextEncoder().encode(text);
+  let length = Math.min(encoded.length, maxBytes - NOTICE_HEADER_BYTES);
+  // Never cut a UTF-8 sequence in two.
+  while (length > 0 && (encoded[length]! & 0xc0) === 0x80) length--;
+  const bytes = new Uint8Array(NOTICE_HEADER_BYTES + length);
+  bytes[3] = PacketType.notice;
+  bytes[20] = code;
+  bytes.set(encoded.subarray(0, length), NOTICE_HEADER_BYTES);
+  return bytes;
+}
+
+/**
+ * Decodes a notice.
+ *
+ * @param datagram A notice datagram.
+ * @returns Its code and text, or `undefined` when it is too short.
+ *
+ * @example A short datagram
+ * ```ts
+ * import { decodeNotice } from "./wire.ts";
+ * console.log(decodeNotice(new Uint8Array(20))); // undefined
+ * ```
+ */
+export function decodeNotice(
+  datagram: Uint8Array,
+): { code: number; text: string } | undefined {
+  if (datagram.length < NOTICE_HEADER_BYTES) return undefined;
+  return {
+    code: datagram[20]!,
+    text: new TextDecoder().decode(datagram.subarray(NOTICE_HEADER_BYTES)),
   };
 }
 
