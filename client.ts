@@ -18,6 +18,11 @@ import {
   UsageError,
 } from "./lib/cli/cli.ts";
 import {
+  KEY_FILE_HELP,
+  KEY_FILE_OPTION,
+  loadKeyFlag,
+} from "./lib/cli/key_file_flag.ts";
+import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_HOST,
   DEFAULT_IMAGE_PORT,
@@ -98,8 +103,15 @@ Stream options (--protocol stream; it never waits for a reply):
   --fec K                 one parity datagram per K data datagrams (default 0)
   --latency MS            the server's latency budget (default 120): how long
                           frames are kept to answer retransmission requests
+${KEY_FILE_HELP}
+  A multicast --host (239.x.y.z) sends to the group: members (server.ts --join)
+  ask the sender for what they miss, and each chunk asked for goes to the
+  group once per interval for everyone; give --fps N (the rate does not adapt
+  to several receivers; --rate caps it), and --fec K (FEC repairs without a
+  round trip, for all members at once); --ttl and --multicast-if as for RTP.
   On a terminal a status line shows fps, Mbit/s, loss, RTT and retransmissions;
-  the summary adds sent=… retransmitted=… fec=… rtt_ms=…
+  the summary adds sent=… retransmitted=… fec=… rtt_ms=… (and with a key
+  unauthenticated=… replayed=…)
 
 RTP options (--protocol rtp):
   --sdp FILE              write an SDP file that ffplay, VLC and GStreamer open
@@ -107,7 +119,8 @@ RTP options (--protocol rtp):
   --rate MBIT             cap the rate at MBIT megabits a second (default: none;
                           each frame is spread over 80% of the frame interval)
   --rtp-pt N              payload type (default ${JPEG_PAYLOAD_TYPE}; 96-127 are dynamic)
-  --ttl N                 multicast TTL when --host is a group (default 1)
+  --ttl N                 multicast TTL when --host is a group (default 1; also
+                          for --protocol stream)
   --multicast-if ADDR     send multicast out of the interface with this address
   RTP/JPEG carries baseline 4:2:0 or 4:2:2 JPEGs with standard Huffman tables
   up to 2040x2040; --encode jpg re-encodes other images so. --fps defaults to 30.
@@ -164,6 +177,7 @@ await runMain(async () => {
     "rtp-pt": { type: "string" },
     ttl: { type: "string" },
     "multicast-if": { type: "string" },
+    ...KEY_FILE_OPTION,
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -246,13 +260,23 @@ await runMain(async () => {
   const quiet = values.quiet;
   const rtp = protocol === "rtp";
   if (!rtp) {
-    for (
-      const flag of ["sdp", "mtu", "rtp-pt", "ttl", "multicast-if"] as const
-    ) {
+    for (const flag of ["sdp", "mtu", "rtp-pt"] as const) {
       if (values[flag] !== undefined) {
         throw new UsageError(`--${flag} goes with --protocol rtp`);
       }
     }
+  }
+  if (protocol === "classic") {
+    for (const flag of ["ttl", "multicast-if"] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(`--${flag} goes with --protocol stream or rtp`);
+      }
+    }
+  }
+  if (!streaming && values["key-file"] !== undefined) {
+    throw new UsageError(
+      `--key-file goes with --protocol stream: the ${protocol} protocol cannot be sealed`,
+    );
   }
   if (!streaming) {
     for (const flag of ["fec", "latency"] as const) {
@@ -306,9 +330,18 @@ await runMain(async () => {
         `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
       );
     }
+    const group = await multicastOptions(values, port);
+    if (group.multicast && fps === 0 && !live) {
+      throw new UsageError(
+        "A multicast stream goes at a fixed pace, since no one member's reports may set it: give --fps N (and --rate MBIT to cap the rate)",
+      );
+    }
+    const loaded = await loadKeyFlag(values["key-file"]);
     return await streamFrames(source, {
       hostname: values.host ?? DEFAULT_HOST,
       port,
+      ...group,
+      ...(loaded !== undefined && { key: loaded.key }),
       datagramBytes: chunkSize,
       fec: intFlag("fec", values.fec, 0, { max: 255 }),
       latencyMs: intFlag("latency", values.latency, 120, {
@@ -453,13 +486,10 @@ async function openRtpLink(
     hostname: values.host ?? DEFAULT_HOST,
     port,
   });
-  const multicast = isMulticast(to.hostname);
-  if (!multicast && (values.ttl ?? values["multicast-if"]) !== undefined) {
-    throw new UsageError(
-      "--ttl and --multicast-if go with a multicast --host (224.0.0.0/4 or ff00::/8)",
-    );
-  }
-  const ttl = intFlag("ttl", values.ttl, 1, { max: 255 });
+  const { multicast, multicastTtl: ttl = 1 } = await multicastOptions(
+    values,
+    port,
+  );
   const sender = await RtpJpegSender.open({
     hostname: to.hostname,
     port,
@@ -514,6 +544,40 @@ async function openRtpLink(
   };
 }
 
+/**
+ * For a multicast --host: the multicast flags checked, as client options;
+ * for another, `--ttl` and `--multicast-if` refused.
+ */
+async function multicastOptions(
+  values: {
+    host?: string | undefined;
+    ttl?: string | undefined;
+    "multicast-if"?: string | undefined;
+  },
+  port: number,
+): Promise<
+  { multicast: boolean; multicastTtl?: number; multicastInterface?: string }
+> {
+  const to = await resolveEndpoint({
+    hostname: values.host ?? DEFAULT_HOST,
+    port,
+  });
+  if (!isMulticast(to.hostname)) {
+    if ((values.ttl ?? values["multicast-if"]) !== undefined) {
+      throw new UsageError(
+        "--ttl and --multicast-if go with a multicast --host (224.0.0.0/4 or ff00::/8)",
+      );
+    }
+    return { multicast: false };
+  }
+  return {
+    multicast: true,
+    multicastTtl: intFlag("ttl", values.ttl, 1, { max: 255 }),
+    ...(values["multicast-if"] !== undefined &&
+      { multicastInterface: values["multicast-if"] }),
+  };
+}
+
 /** Streams the source's frames over the stream protocol, open loop. */
 async function streamFrames(
   source: Awaited<ReturnType<typeof openFrameSource>>,
@@ -523,9 +587,10 @@ async function streamFrames(
   const warnings = new LogLimiter(5, console.error);
   await using client = await StreamClient.connect({
     ...options,
-    onNotice: (text) => console.error(`warning: ${text}`),
+    onNotice: (text) => warnings.line(`warning: ${text}`),
     onError: (error) => warnings.line(`warning: ${errorLine(error)}`),
   });
+  if (client.sealing !== undefined && !run.quiet) console.log(client.sealing);
   const stop = new AbortController();
   const { signal } = stop;
   const removeSignals = onShutdown(() => {
@@ -576,6 +641,10 @@ async function streamFrames(
       stale > 0 ? ` dropped=${stale}` : ""
     } sent=${stats.datagramsSent} retransmitted=${stats.retransmitted} fec=${stats.fecSent} rtt_ms=${
       stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(2)
+    }${
+      client.sealing === undefined
+        ? ""
+        : ` unauthenticated=${stats.unauthenticated} replayed=${stats.replayed}`
     }`,
   );
   return 0;

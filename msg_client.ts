@@ -15,6 +15,11 @@ import {
   runMain,
   UsageError,
 } from "./lib/cli/cli.ts";
+import {
+  KEY_FILE_HELP,
+  KEY_FILE_OPTION,
+  loadKeyFlag,
+} from "./lib/cli/key_file_flag.ts";
 import { MessageClient } from "./lib/classic/client.ts";
 import { ReplyTimeoutError } from "./lib/classic/requester.ts";
 import { sleep } from "./lib/_sleep.ts";
@@ -42,6 +47,13 @@ Options:
   --interval MS      pause between messages (default 10)
   --count N          messages to send (default: until Ctrl-C, as the tutorial)
   --timeout MS       wait this long for each reply (default 2000)
+${
+  KEY_FILE_HELP.replaceAll(
+    "\n                          ",
+    "\n                     ",
+  ).replace("  --key-file FILE         ", "  --key-file FILE    ")
+}
+                     (--protocol stream only)
   --quiet            print only the summary
   --help             show this help`;
 
@@ -54,6 +66,7 @@ await runMain(async () => {
     count: { type: "string" },
     timeout: { type: "string" },
     protocol: { type: "string" },
+    ...KEY_FILE_OPTION,
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -92,13 +105,28 @@ await runMain(async () => {
     max: MAX_TIMER_MS,
   });
 
+  if (protocol !== "stream" && values["key-file"] !== undefined) {
+    throw new UsageError(
+      "--key-file goes with --protocol stream: classic messages cannot be sealed",
+    );
+  }
+  const loaded = protocol === "stream"
+    ? await loadKeyFlag(values["key-file"])
+    : undefined;
   const hostname = values.host ?? DEFAULT_HOST;
   await using client = protocol === "stream"
     ? await StreamClient.connect({
       hostname,
       port,
       messageTimeoutMs: timeoutMs,
-    }).then(streamMessages)
+      ...(loaded !== undefined && { key: loaded.key }),
+      onNotice: (text) => console.error(`warning: ${text}`),
+    }).then((client) => {
+      if (client.sealing !== undefined && !values.quiet) {
+        console.log(client.sealing);
+      }
+      return streamMessages(client);
+    })
     : await MessageClient.connect({ hostname, port, timeoutMs });
   const stop = new AbortController();
   const { signal } = stop;

@@ -34,6 +34,11 @@ import {
   UsageError,
 } from "./lib/cli/cli.ts";
 import {
+  KEY_FILE_HELP,
+  KEY_FILE_OPTION,
+  loadKeyFlag,
+} from "./lib/cli/key_file_flag.ts";
+import {
   DEFAULT_HOST,
   DEFAULT_IMAGE_PORT,
   DEFAULT_MESSAGE_PORT,
@@ -75,6 +80,11 @@ Options:
                           protocol
   --latency MS            stream protocol: give up on a frame still incomplete
                           this long after its first datagram (default 120)
+${KEY_FILE_HELP.replace("seal the stream", "take only stream senders sealed")}
+                          (classic and RTP senders, which cannot be
+                          authenticated, are refused then)
+  --allow-classic         with a key: take classic senders and messages anyway
+  --allow-rtp             with a key: take RTP senders anyway
   --rtp-pt N              also take RTP payload type N as JPEG (a dynamic type
                           from an SDP file; 26 always is); RTCP uses port + 1
   --max-frame-bytes N     largest frame a header may announce (default ${DEFAULT_MAX_FRAME_BYTES})
@@ -99,9 +109,10 @@ Options:
 On exit (--count, Ctrl-C or SIGTERM) it prints one summary line:
 frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…, and after
 stream senders lost=… late=… recovered_nack=… recovered_fec=…
-latency_p50_ms=… latency_p99_ms=…`;
+latency_p50_ms=… latency_p99_ms=…, and with a key unauthenticated=…
+replayed=… (refused=… counts classic and RTP datagrams refused)`;
 
-function summary(stats: ServerStats): string {
+function summary(stats: ServerStats, keyed: boolean): string {
   const fps = stats.seconds > 0 ? stats.frames / stats.seconds : 0;
   const counters = stats.counters;
   // After stream senders, their loss and repair figures always; otherwise
@@ -117,6 +128,12 @@ function summary(stats: ServerStats): string {
       : stats.lost > 0
       ? ` lost=${stats.lost}`
       : "") +
+    (keyed
+      ? ` unauthenticated=${counters.unauthenticated ?? 0} replayed=${
+        counters.replayed ?? 0
+      }`
+      : "") +
+    ((counters.refused ?? 0) > 0 ? ` refused=${counters.refused}` : "") +
     (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
     (stats.strays > 0 ? ` strays=${stats.strays}` : "") +
     (stream && latency !== undefined
@@ -191,6 +208,9 @@ await runMain(async () => {
     protocol: { type: "string" },
     latency: { type: "string" },
     "rtp-pt": { type: "string", multiple: true },
+    ...KEY_FILE_OPTION,
+    "allow-classic": { type: "boolean", default: false },
+    "allow-rtp": { type: "boolean", default: false },
     demo: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -270,6 +290,28 @@ await runMain(async () => {
       `--join needs the image port bound to a wildcard address: a socket bound to ${host} gets no multicast; drop --host or use --host 0.0.0.0`,
     );
   }
+  const loaded = await loadKeyFlag(values["key-file"]);
+  const key = loaded?.key;
+  for (const flag of ["allow-classic", "allow-rtp"] as const) {
+    if (values[flag] && key === undefined) {
+      throw new UsageError(
+        `--${flag} goes with --key-file FILE (or UDPIMG_KEY_FILE): without a key every sender is taken`,
+      );
+    }
+  }
+  if (
+    key !== undefined && (protocol === "classic" || protocol === "rtp") &&
+    !values[`allow-${protocol}`]
+  ) {
+    throw new UsageError(
+      `--protocol ${protocol} with a key would refuse every sender: ${protocol} cannot be authenticated; add --allow-${protocol}, or serve --protocol stream`,
+    );
+  }
+  if (key !== undefined && values.demo && !values["allow-classic"]) {
+    throw new UsageError(
+      "--demo sends the classic protocol, which a server with a key refuses: add --allow-classic",
+    );
+  }
   const demo = values.demo;
   const viewPort = values.view === undefined
     ? (demo ? 8080 : undefined)
@@ -332,6 +374,11 @@ await runMain(async () => {
     ...(protocol !== "auto" && { protocols: [protocol] }),
     rtp: { payloadTypes: [26, ...payloadTypes] },
     stream: { latencyMs, isLocalAddress: localAddressTest() },
+    ...(key !== undefined && {
+      key,
+      allowClassic: values["allow-classic"],
+      allowRtp: values["allow-rtp"],
+    }),
     decoder: decoder ?? ("none" as const),
     onMessage(message: ReceivedMessage) {
       if (message.ok) viewer?.publishMessage(message.value, message.sender);
@@ -376,6 +423,9 @@ await runMain(async () => {
       granted === undefined ? "unknown" : `${granted} bytes`
     }; ${reason}`,
   );
+  if (server.sealing !== undefined) {
+    log(`${server.sealing}; key from ${loaded!.path}`);
+  }
   const warning = server.receiveBufferWarning;
   if (warning !== undefined) console.error(`warning: ${warning}`);
   if (server.controlAddr !== undefined) {
@@ -400,6 +450,11 @@ await runMain(async () => {
         late: s.late,
         recoveredNack: s.counters.recoveredNack ?? 0,
         recoveredFec: s.counters.recoveredFec ?? 0,
+        ...(key !== undefined && {
+          unauthenticated: s.counters.unauthenticated ?? 0,
+          replayed: s.counters.replayed ?? 0,
+          refused: s.counters.refused ?? 0,
+        }),
         latency: s.latency === undefined ? null : {
           p50Ms: s.latency.p50Ms,
           p99Ms: s.latency.p99Ms,
@@ -475,7 +530,10 @@ await runMain(async () => {
   }
 
   const ticker = demo
-    ? setInterval(() => console.log(summary(server.stats)), 5000)
+    ? setInterval(
+      () => console.log(summary(server.stats, key !== undefined)),
+      5000,
+    )
     : undefined;
   const removeSignals = onShutdown(() => server.close());
   try {
@@ -533,6 +591,6 @@ await runMain(async () => {
     limited.flush();
     warnings.flush();
   }
-  console.log(summary(server.stats));
+  console.log(summary(server.stats, key !== undefined));
   return 0;
 });

@@ -263,6 +263,10 @@ export interface OpenClientSocketOptions {
   bindHostname?: string | undefined;
   /** Which datagram layer to use. @default {"auto"} */
   implementation?: "auto" | "native" | "deno" | undefined;
+  /** For a multicast server address: the TTL of what is sent. @default {1} */
+  multicastTtl?: number | undefined;
+  /** For a multicast server address: the interface to send by, by address. */
+  multicastInterface?: string | undefined;
 }
 
 /**
@@ -293,6 +297,10 @@ export async function openClientSocket(
       (peer.hostname.includes(":") ? "::" : "0.0.0.0"),
     port: 0,
     implementation: options.implementation ?? "auto",
+    ...(options.multicastTtl !== undefined &&
+      { multicastTtl: options.multicastTtl }),
+    ...(options.multicastInterface !== undefined &&
+      { multicastInterface: options.multicastInterface }),
   });
   return { socket, peer };
 }

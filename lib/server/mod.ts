@@ -18,6 +18,7 @@ export * from "./types.ts";
 export * from "./server.ts";
 export * from "./frame_sink.ts";
 export * from "./demux.ts";
+export * from "./refusing_receiver.ts";
 export * from "./sender_table.ts";
 export * from "./drop_counter.ts";
 export * from "./latency.ts";

@@ -33,6 +33,8 @@ import {
   type StreamReceiverOptions,
 } from "../stream/receiver.ts";
 import { ProtocolDemux } from "./demux.ts";
+import { refusalLine, RefusingReceiver } from "./refusing_receiver.ts";
+import type { AeadMode } from "../crypto/aead.ts";
 import { DropCounter } from "./drop_counter.ts";
 import { FrameSink, type ReceivedFrame } from "./frame_sink.ts";
 import { LatencyHistogram } from "./latency.ts";
@@ -188,6 +190,21 @@ export interface FrameServerOptions extends ReassemblerOptions {
   /** Options of the default stream receiver, such as its `latencyMs`. */
   stream?: StreamReceiverOptions;
   /**
+   * The 32-byte shared key of sealed streams. With it, the default stream
+   * receiver takes only datagrams sealed under it, and classic and RTP
+   * senders, whose datagrams cannot be authenticated, are refused (on the
+   * message port too) unless `allowClassic` or `allowRtp` lets them in.
+   *
+   * @default {undefined}
+   */
+  key?: Uint8Array;
+  /** With a `key`: take classic senders and messages anyway. @default {false} */
+  allowClassic?: boolean;
+  /** With a `key`: take RTP senders anyway. @default {false} */
+  allowRtp?: boolean;
+  /** The AES-GCM implementation, with a `key`. @default {"auto"} */
+  aeadImplementation?: AeadMode;
+  /**
    * The control port, where RTCP comes and goes, bound only when a
    * receiver takes control datagrams (RTP does); `null` binds none. When
    * it cannot be bound the server runs without it and says so in
@@ -306,6 +323,9 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   });
   readonly #latency = new LatencyHistogram();
   readonly #strayDetail: string;
+  readonly #refuseMessages: boolean;
+  readonly #messageNoticed = new Set<string>();
+  #messagesRefused = 0;
   #latencyEstimated = false;
   #frames = 0;
   #bytes = 0;
@@ -350,6 +370,8 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       send: (transmit) => this.#send(transmit),
       onDone: (frame) => this.#measure(frame),
     });
+    this.#refuseMessages = options.key !== undefined &&
+      options.allowClassic !== true;
     this.#onMessage = options.onMessage;
     this.#onDrop = options.onDrop;
     this.#onNotice = options.onNotice;
@@ -480,6 +502,17 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
     return receiveBufferWarning(this.#images, this.#askedReceiveBuffer);
   }
 
+  /**
+   * With a key, which AES-GCM implementation opens sealed streams, in one
+   * line; else `undefined`.
+   */
+  get sealing(): string | undefined {
+    for (const receiver of this.#receivers) {
+      if (receiver instanceof StreamReceiver) return receiver.sealing;
+    }
+    return undefined;
+  }
+
   /** Which datagram layer the image port uses. */
   get socketKind(): "native" | "deno" {
     return this.#images.kind;
@@ -493,6 +526,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   /** A snapshot of the counters. */
   get stats(): ServerStats {
     const counters: Record<string, number> = {};
+    if (this.#messagesRefused > 0) counters.refused = this.#messagesRefused;
     for (const receiver of this.#receivers) {
       for (const [name, value] of Object.entries(receiver.counters())) {
         counters[name] = (counters[name] ?? 0) + value;
@@ -562,6 +596,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
     this.#messages?.close();
     this.#control?.close();
     await Promise.all(this.#loops);
+    for (const receiver of this.#receivers) receiver.close?.();
     this.#sink.close();
     if (this.#ownsDecoder) {
       // Frames still queued finish decoding before the decoder goes.
@@ -769,6 +804,10 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   #receiveMessages(): Promise<void> {
     const socket = this.#messages!;
     return this.#receiveLoop(socket, (datagram, batch, i) => {
+      if (this.#refuseMessages) {
+        this.#refuseMessage(batch.senderKeys[i]!);
+        return;
+      }
       const { message, reply } = handleMessage(datagram, batch.senderKeys[i]!);
       this.#messageCount++;
       this.#notify(this.#onMessage, message);
@@ -776,6 +815,23 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
         if (!this.#closed) this.#onError(asError(error));
       });
     });
+  }
+
+  /** A keyed server's message port: counted, one line per sender, no reply. */
+  #refuseMessage(sender: string): void {
+    this.#messagesRefused++;
+    if (this.#messageNoticed.has(sender) || this.#messageNoticed.size >= 1024) {
+      return;
+    }
+    this.#messageNoticed.add(sender);
+    try {
+      this.#onNotice?.(
+        refusalLine(sender, "message", "--allow-classic"),
+        sender,
+      );
+    } catch (error) {
+      this.#onError(asError(error));
+    }
   }
 }
 
@@ -787,6 +843,15 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
  */
 function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
   const wanted = options.protocols;
+  const keyed = options.key !== undefined;
+  // What cannot be authenticated is refused with a key, unless let in.
+  const guard = (receiver: ProtocolReceiver, allowed: boolean | undefined) =>
+    keyed && allowed !== true
+      ? new RefusingReceiver(
+        receiver,
+        receiver.protocol === "rtp" ? "--allow-rtp" : "--allow-classic",
+      )
+      : receiver;
   const serves = (name: ProtocolName) =>
     wanted === undefined || wanted.includes(name);
   const receivers: ProtocolReceiver[] = [];
@@ -795,21 +860,25 @@ function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
       new StreamReceiver({
         ...(options.maxFrameBytes !== undefined &&
           { maxFrameBytes: options.maxFrameBytes }),
+        ...(options.key !== undefined && { key: options.key }),
+        ...(options.aeadImplementation !== undefined &&
+          { aeadImplementation: options.aeadImplementation }),
         ...options.stream,
       }),
     );
   }
   if (serves("rtp")) {
-    receivers.push(
+    receivers.push(guard(
       new RtpReceiver({
         ...(options.maxFrameBytes !== undefined &&
           { maxFrameBytes: options.maxFrameBytes }),
         ...options.rtp,
       }),
-    );
+      options.allowRtp,
+    ));
   }
   if (serves("classic")) {
-    receivers.push(
+    receivers.push(guard(
       new ClassicReceiver({
         ...options,
         maxPendingBytes: Math.max(
@@ -817,7 +886,8 @@ function defaultReceivers(options: FrameServerOptions): ProtocolReceiver[] {
           options.maxFrameBytes ?? 0,
         ),
       }),
-    );
+      options.allowClassic,
+    ));
   }
   if (receivers.length === 0) {
     throw new RangeError(

@@ -190,4 +190,6 @@ export interface ProtocolReceiver {
   setBacklog?(frames: number): void;
   /** The server has forgotten `fromKey`; state kept for it may go. */
   forget?(fromKey: string): void;
+  /** The server is closing: native state (such as an AEAD's) may go. */
+  close?(): void;
 }

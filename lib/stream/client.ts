@@ -29,7 +29,14 @@ export interface StreamClientOptions
   bindHostname?: string;
   /** Which datagram layer to use. @default {"auto"} */
   socketImplementation?: "auto" | "native" | "deno";
-  /** Called with lines the user should see, such as a smaller datagram size. */
+  /** With `multicast` to a group: the TTL of its datagrams. @default {1} */
+  multicastTtl?: number;
+  /** With `multicast`: the local address of the interface to send by. */
+  multicastInterface?: string;
+  /**
+   * Called with lines the user should see: a smaller datagram size, a key
+   * mismatch, feedback that failed authentication.
+   */
   onNotice?: (text: string) => void;
   /** Called when a datagram cannot be sent or received; the client carries on. */
   onError?: (error: Error) => void;
@@ -105,6 +112,8 @@ export class StreamClient implements AsyncDisposable {
       port: options.port ?? DEFAULT_IMAGE_PORT,
       bindHostname: options.bindHostname,
       implementation: options.socketImplementation,
+      multicastTtl: options.multicastTtl,
+      multicastInterface: options.multicastInterface,
     });
     return new StreamClient(socket, peer, options);
   }
@@ -122,6 +131,14 @@ export class StreamClient implements AsyncDisposable {
   /** The stream id. */
   get streamId(): number {
     return this.#sender.streamId;
+  }
+
+  /**
+   * With a key, which AES-GCM implementation seals, in one line; else
+   * `undefined`.
+   */
+  get sealing(): string | undefined {
+    return this.#sender.sealing;
   }
 
   /** The sender's counters. */
@@ -265,6 +282,7 @@ export class StreamClient implements AsyncDisposable {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#socket.close();
+    this.#sender[Symbol.dispose]();
     for (const [, waiter] of this.#messages) {
       waiter.reject(
         new ReplyTimeoutError(this.#peer, 1, this.#messageTimeoutMs),
@@ -317,6 +335,9 @@ export class StreamClient implements AsyncDisposable {
           for (const wake of this.#closedWaiters.splice(0)) {
             wake(event.delivered);
           }
+          break;
+        case "notice":
+          this.#onNotice?.(event.text);
       }
     }
     if (sender.wantsFrame) {

@@ -67,6 +67,12 @@ export interface ViewerCounters {
   recoveredNack?: number;
   /** Chunks repaired from parity (stream protocol). */
   recoveredFec?: number;
+  /** With a key: sealed datagrams that failed authentication, or unsealed ones. */
+  unauthenticated?: number;
+  /** With a key: sealed datagrams refused as replays (or network duplicates). */
+  replayed?: number;
+  /** With a key: classic and RTP datagrams refused. */
+  refused?: number;
   /** End-to-end latency over all senders, when a protocol carries it. */
   latency?: { p50Ms: number; p99Ms: number; estimated: boolean } | null;
 }

@@ -505,6 +505,11 @@ export class Viewer implements AsyncDisposable {
         recoveredFec: counters.recoveredFec ?? 0,
         latency: counters.latency ?? null,
       }),
+      ...(counters.unauthenticated !== undefined && {
+        unauthenticated: counters.unauthenticated,
+        replayed: counters.replayed ?? 0,
+        refused: counters.refused ?? 0,
+      }),
       fps: Math.round(rate.perSecond * 10) / 10,
       kbps: Math.round(rate.bytesPerSecond / 100) / 10,
       senders: board.senderStats(nowMs).map((stats) => this.#withLink(stats)),
