@@ -8,6 +8,8 @@
  * @module
  */
 
+import { writeKeyFile } from "../lib/crypto/key_file.ts";
+import { LossyRelay } from "../lib/net/lossy_relay.ts";
 import { script } from "./_process.ts";
 
 /** What to run. */
@@ -24,6 +26,13 @@ export interface MulticastCliPlan {
   members: number;
   /** A folder to save into, one subfolder per member. */
   dir: string;
+  /**
+   * One more member, behind a lossy relay that joins the group for it and
+   * drops this share of what the group gets (and of its feedback).
+   */
+  lossyMember?: number;
+  /** Seal the stream: the sender and every member share a new key. */
+  sealed?: boolean;
 }
 
 /** What each member saved: file names and their bytes' hex digests. */
@@ -32,6 +41,10 @@ export interface MulticastCliResult {
   frames: string[][];
   /** Per member, its summary line. */
   summaries: string[];
+  /** What the lossy relay dropped, when there is one. */
+  relayLost?: number;
+  /** The client's summary line. */
+  client?: string;
 }
 
 async function digest(path: string): Promise<string> {
@@ -46,16 +59,27 @@ async function digest(path: string): Promise<string> {
 
 if (import.meta.main) {
   const plan = JSON.parse(Deno.args[0]!) as MulticastCliPlan;
+  const keyArgs: string[] = [];
+  if (plan.sealed) {
+    await writeKeyFile(`${plan.dir}/group.key`);
+    keyArgs.push("--key-file", `${plan.dir}/group.key`);
+  }
   const servers = [];
-  for (let i = 0; i < plan.members; i++) {
+  const lossy = plan.lossyMember !== undefined;
+  for (let i = 0; i < plan.members + (lossy ? 1 : 0); i++) {
     const out = `${plan.dir}/member${i}`;
+    // The lossy member listens on a port of its own; its relay joins.
+    const behindRelay = i === plan.members;
     const server = script("server.ts", [
-      "--join",
-      plan.group,
-      "--join-if",
-      "127.0.0.1",
-      "--port",
-      String(plan.port),
+      ...(behindRelay ? ["--port", String(plan.port + 10)] : [
+        "--join",
+        plan.group,
+        "--join-if",
+        "127.0.0.1",
+        "--port",
+        String(plan.port),
+      ]),
+      ...keyArgs,
       "--msg-port",
       "0",
       "--count",
@@ -69,6 +93,17 @@ if (import.meta.main) {
     await server.waitFor(/^ready /);
     servers.push({ server, out });
   }
+  const relay = lossy
+    ? await LossyRelay.start({
+      target: { hostname: "127.0.0.1", port: plan.port + 10 },
+      hostname: "0.0.0.0",
+      port: plan.port,
+      reuseAddress: true,
+      multicast: { join: plan.group, interface: "127.0.0.1" },
+      forward: { loss: plan.lossyMember!, seed: 3 },
+      backward: { loss: plan.lossyMember!, seed: 4 },
+    })
+    : undefined;
   const client = script("client.ts", [
     "--protocol",
     plan.protocol,
@@ -84,13 +119,18 @@ if (import.meta.main) {
     "50",
     "--encode",
     "jpg",
+    ...(plan.protocol === "stream" ? ["--fec", "4", ...keyArgs] : []),
     "--quiet",
   ]);
   const sent = await client.exit(60_000);
   if (!sent.success) {
     throw new Error(`client.ts failed: ${client.stderr.join("\n")}`);
   }
-  const result: MulticastCliResult = { frames: [], summaries: [] };
+  const result: MulticastCliResult = {
+    frames: [],
+    summaries: [],
+    client: client.stdout.at(-1) ?? "",
+  };
   for (const { server, out } of servers) {
     const status = await server.exit(30_000);
     if (!status.success) {
@@ -105,6 +145,10 @@ if (import.meta.main) {
     result.summaries.push(
       server.stdout.findLast((l) => /^frames=/.test(l)) ?? "",
     );
+  }
+  if (relay !== undefined) {
+    result.relayLost = relay.stats.forward.lost;
+    await relay.close();
   }
   console.log(JSON.stringify({ result }));
 }

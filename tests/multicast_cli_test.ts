@@ -28,7 +28,7 @@ async function inNamespace(
   }
 }
 
-for (const protocol of ["rtp"] as const) {
+for (const protocol of ["rtp", "stream"] as const) {
   Deno.test({
     name:
       `client.ts --protocol ${protocol} to a multicast group reaches two servers that --join it, every frame`,
@@ -56,3 +56,41 @@ for (const protocol of ["rtp"] as const) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "client.ts --protocol stream, sealed, to a group: two members and one behind a 10%-loss relay get every frame, repaired by the group's retransmissions and FEC",
+  ignore: Deno.build.os !== "linux" || missing("netns"),
+  async fn() {
+    await withTempDir("udpimg-mcast-", async (dir) => {
+      const count = 40;
+      const result = await inNamespace({
+        protocol: "stream",
+        group: "239.255.7.2",
+        port: 5006,
+        count,
+        members: 2,
+        lossyMember: 0.1,
+        sealed: true,
+        dir,
+      });
+      assert.equal(result.frames.length, 3);
+      for (const frames of result.frames) {
+        assert.equal(frames.length, count);
+        assert.deepEqual(frames, result.frames[0]);
+      }
+      assert.ok(result.relayLost! > 0, "the relay dropped nothing");
+      for (const summary of result.summaries) {
+        assert.match(
+          summary,
+          new RegExp(`^frames=${count} .* unauthenticated=0 replayed=\\d+`),
+        );
+      }
+      const retransmitted = /retransmitted=(\d+) fec=(\d+)/.exec(
+        result.client!,
+      );
+      assert.ok(retransmitted, result.client);
+      assert.ok(Number(retransmitted[1]) + Number(retransmitted[2]) > 0);
+    });
+  },
+});

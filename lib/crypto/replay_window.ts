@@ -165,6 +165,7 @@ const PARTY_SPAN = TWO_32;
 const MAX_HIGH_APART = 1 << 20;
 
 interface Party {
+  readonly id: number;
   readonly baseHigh: number;
   readonly baseLow: number;
   readonly window: ReplayWindow;
@@ -202,6 +203,7 @@ export class ReplayWindowSet {
   readonly #maxParties: number;
   readonly #parties: Party[] = [];
   #tick = 0;
+  #nextId = 0;
 
   /**
    * Makes a set with no parties.
@@ -253,6 +255,7 @@ export class ReplayWindowSet {
     if (party === undefined) {
       if (this.#parties.length >= this.#maxParties) this.#forgetOldest();
       party = {
+        id: this.#nextId++,
         baseHigh: high,
         baseLow: low,
         window: new ReplayWindow({ size: this.#size }),
@@ -262,6 +265,18 @@ export class ReplayWindowSet {
     }
     party.used = ++this.#tick;
     return party.window.accept(this.#relative(party, high, low));
+  }
+
+  /**
+   * Which party a counter belongs to: a number that stays the party's while
+   * it is remembered, for telling senders apart by their counters.
+   *
+   * @param high Bits 32–62 of the counter.
+   * @param low Bits 0–31.
+   * @returns The party's id, or -1 for a counter of no party yet.
+   */
+  partyOf(high: number, low: number): number {
+    return this.#find(high, low)?.id ?? -1;
   }
 
   /**

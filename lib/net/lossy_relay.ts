@@ -32,6 +32,16 @@ export interface LossyRelayOptions {
   backward?: LinkOptions;
   /** Clients served at once; past it the oldest is dropped. @default {64} */
   maxClients?: number;
+  /**
+   * Multicast groups for the listening socket to join (bind the wildcard
+   * address), so that the relay stands in for one member of a group: what
+   * the group gets goes to the target through the forward path.
+   */
+  multicast?: { join: string | readonly string[]; interface?: string };
+  /** Shares the listening port with other sockets (`SO_REUSEADDR`). */
+  reuseAddress?: boolean;
+  /** Sees every datagram that leaves the relay, either way. */
+  tap?: (bytes: Uint8Array, direction: "forward" | "backward") => void;
 }
 
 interface Client {
@@ -68,6 +78,7 @@ export class LossyRelay implements AsyncDisposable {
   readonly #backward: LinkModel<Packet>;
   readonly #clients = new Map<string, Client>();
   readonly #maxClients: number;
+  readonly #tap: LossyRelayOptions["tap"];
   readonly #loop: Promise<void>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDue = Infinity;
@@ -79,6 +90,7 @@ export class LossyRelay implements AsyncDisposable {
     this.#forward = new LinkModel(options.forward);
     this.#backward = new LinkModel({ seed: 2, ...options.backward });
     this.#maxClients = options.maxClients ?? 64;
+    this.#tap = options.tap;
     this.#loop = this.#receiveClients();
   }
 
@@ -94,6 +106,9 @@ export class LossyRelay implements AsyncDisposable {
       port: options.port ?? 0,
       // One datagram per message, as a network would carry them.
       offload: false,
+      ...(options.multicast !== undefined && { multicast: options.multicast }),
+      ...(options.reuseAddress !== undefined &&
+        { reuseAddress: options.reuseAddress }),
     });
     return new LossyRelay(socket, options);
   }
@@ -106,6 +121,22 @@ export class LossyRelay implements AsyncDisposable {
   /** What each path did. */
   get stats(): { forward: LinkModelStats; backward: LinkModelStats } {
     return { forward: this.#forward.stats, backward: this.#backward.stats };
+  }
+
+  /**
+   * Moves every client to a new upstream socket, so that the target sees
+   * each client come from a new port mid-stream, as after a NAT rebinding.
+   * Replies to the old sockets are no longer relayed.
+   */
+  async rebind(): Promise<void> {
+    for (const [key, client] of [...this.#clients]) {
+      const upstream = await this.#openUpstream();
+      const moved: Client = { ...client, upstream, loop: Promise.resolve() };
+      const withLoop = { ...moved, loop: this.#receiveTarget(moved) };
+      this.#clients.set(key, withLoop);
+      client.upstream.close();
+      await client.loop;
+    }
   }
 
   /** Stops relaying and closes every socket. */
@@ -156,11 +187,7 @@ export class LossyRelay implements AsyncDisposable {
       this.#clients.delete(oldestKey);
       oldest.upstream.close();
     }
-    const upstream = await openDatagramSocket({
-      hostname: this.#target.hostname.includes(":") ? "::1" : "127.0.0.1",
-      port: 0,
-      offload: false,
-    });
+    const upstream = await this.#openUpstream();
     const client: Client = {
       endpoint,
       upstream,
@@ -169,6 +196,14 @@ export class LossyRelay implements AsyncDisposable {
     const withLoop = { ...client, loop: this.#receiveTarget(client) };
     this.#clients.set(key, withLoop);
     return withLoop;
+  }
+
+  #openUpstream(): Promise<DatagramSocket> {
+    return openDatagramSocket({
+      hostname: this.#target.hostname.includes(":") ? "::1" : "127.0.0.1",
+      port: 0,
+      offload: false,
+    });
   }
 
   async #receiveTarget(client: Client): Promise<void> {
@@ -195,9 +230,14 @@ export class LossyRelay implements AsyncDisposable {
     if (this.#closed) return;
     const now = performance.now();
     for (let p; (p = this.#forward.receive(now)) !== undefined;) {
-      p.client.upstream.send(p.bytes, this.#target).catch(() => {});
+      // The client's current socket: it may have moved since it queued.
+      const client = this.#clients.get(endpointKey(p.client.endpoint)) ??
+        p.client;
+      this.#tap?.(p.bytes, "forward");
+      client.upstream.send(p.bytes, this.#target).catch(() => {});
     }
     for (let p; (p = this.#backward.receive(now)) !== undefined;) {
+      this.#tap?.(p.bytes, "backward");
       this.#socket.send(p.bytes, p.client.endpoint).catch(() => {});
     }
     const due = Math.min(

@@ -117,7 +117,7 @@ interface Stream {
   readonly streamId: number;
   /** Sealed streams: the replay window over the sender's packet numbers. */
   readonly window: ReplayWindow | undefined;
-  /** Sealed streams: this end's packet counter, from a random 62-bit start. */
+  /** This end's packet counter, in two words, from a random 62-bit start. */
   feedbackHigh: number;
   feedbackLow: number;
   /** The receiver clocks of the last reports, to tell our echoes apart. */
@@ -130,7 +130,6 @@ interface Stream {
   readonly offset: ClockOffsetEstimator;
   readonly sameClock: boolean;
   readonly acks: Map<number, Uint8Array>;
-  packetNumber: number;
   bytesReceived: number;
   /** Bytes of NACKs and reports sent to this stream: never more than it sent us. */
   feedbackBytes: number;
@@ -655,9 +654,7 @@ export class StreamReceiver implements ProtocolReceiver {
           return undefined;
         }
       }
-      const random = sealed
-        ? crypto.getRandomValues(new Uint32Array(2))
-        : undefined;
+      const random = crypto.getRandomValues(new Uint32Array(2));
       stream = {
         key,
         name: fromKey,
@@ -666,9 +663,10 @@ export class StreamReceiver implements ProtocolReceiver {
         streamId,
         window: sealed ? new ReplayWindow() : undefined,
         // A random 62-bit start: the receivers of one multicast stream, or
-        // one receiver restarted, never seal under the same nonce.
-        feedbackHigh: random === undefined ? 0 : random[0]! >>> 2,
-        feedbackLow: random === undefined ? 0 : random[1]!,
+        // one receiver restarted, never seal under the same nonce, and the
+        // sender tells them apart even when they share an address.
+        feedbackHigh: random[0]! >>> 2,
+        feedbackLow: random[1]!,
         reportClocks: new Float64Array(REPORT_CLOCKS).fill(-1),
         reportClockNext: 0,
         assembler: new StreamReassembler({
@@ -682,7 +680,6 @@ export class StreamReceiver implements ProtocolReceiver {
         offset: new ClockOffsetEstimator(),
         sameClock: this.#isLocal(from.hostname),
         acks: new Map(),
-        packetNumber: 0,
         bytesReceived: 0,
         feedbackBytes: 0,
         framesSkipped: 0,
@@ -888,28 +885,30 @@ export class StreamReceiver implements ProtocolReceiver {
    */
   #send(stream: Stream, datagram: Uint8Array): void {
     const type = datagram[3] as 3 | 4 | 6;
-    if (this.#aead === undefined) {
-      writeHeader(
-        datagram,
-        type,
-        0,
-        stream.streamId,
-        true,
-        stream.packetNumber++,
-      );
-      this.#transmits.push({ to: stream.from, bytes: datagram });
-      return;
-    }
-    const sealed = new Uint8Array(datagram.length + SEAL_OVERHEAD);
-    sealed.set(datagram);
-    writeHeader(sealed, type, Flags.sealed, stream.streamId, true, 0);
-    writePacketWords(sealed, stream.feedbackHigh, stream.feedbackLow, true);
-    stream.packetNumber++;
+    const aead = this.#aead;
+    const bytes = aead === undefined
+      ? datagram
+      : new Uint8Array(datagram.length + SEAL_OVERHEAD);
+    if (aead !== undefined) bytes.set(datagram);
+    writeHeader(
+      bytes,
+      type,
+      aead === undefined ? 0 : Flags.sealed,
+      stream.streamId,
+      true,
+      0,
+    );
+    writePacketWords(bytes, stream.feedbackHigh, stream.feedbackLow, true);
     if (++stream.feedbackLow === TWO_32) {
       stream.feedbackLow = 0;
       stream.feedbackHigh++;
     }
-    this.#aead.sealWithHeaderNonce(
+    if (aead === undefined) {
+      this.#transmits.push({ to: stream.from, bytes });
+      return;
+    }
+    const sealed = bytes;
+    aead.sealWithHeaderNonce(
       sealed,
       FIXED_HEADER_BYTES,
       datagram.length - FIXED_HEADER_BYTES,

@@ -256,13 +256,15 @@ export class StreamSender {
   readonly #resends = new Queue<{ frame: SentFrame; index: number }>();
   readonly #events = new Queue<StreamSenderEvent>();
   readonly #messages = new Map<number, PendingMessage>();
-  readonly #receivers = new Map<string, ReceiverState>();
+  readonly #receivers = new Map<number, ReceiverState>();
   readonly #aead: Aead | undefined;
   readonly #overhead: number;
   readonly #windows = new ReplayWindowSet();
   readonly #authFailures = new AuthFailureLog();
   readonly #hints = new Set<number>();
   readonly #silenceMs: number;
+  /** The receiver the last feedback came from, by its counter space. */
+  #party = -1;
   #firstSentAt = Infinity;
   #heard = false;
   #silenceTold = false;
@@ -538,7 +540,7 @@ export class StreamSender {
         this.#onNack(now, body);
         break;
       case PacketType.report:
-        this.#onReport(now, body, from);
+        this.#onReport(now, body);
         break;
       case PacketType.messageAck:
         this.#onMessageAck(body);
@@ -560,9 +562,18 @@ export class StreamSender {
   ): Uint8Array | undefined {
     const aead = this.#aead;
     const sealed = (flags & Flags.sealed) !== 0;
+    // Feedback counters start at random 62-bit numbers, one per receiver:
+    // how the receivers of a multicast stream are told apart, even when
+    // they share an address.
+    const high = u32(datagram, 12) & 0x7fffffff;
+    const low = u32(datagram, 16);
     if (aead === undefined) {
       if (!sealed) {
         this.#heard = true;
+        if (this.#multicast) {
+          this.#windows.accept(high, low);
+          this.#party = this.#windows.partyOf(high, low);
+        }
         return datagram;
       }
       this.#stats.sealed++;
@@ -578,9 +589,6 @@ export class StreamSender {
       this.#authFailed(now, from);
       return undefined;
     }
-    // Feedback counters start at random 62-bit numbers, one per receiver.
-    const high = u32(datagram, 12) & 0x7fffffff;
-    const low = u32(datagram, 16);
     if (this.#windows.check(high, low) !== "ok") {
       this.#stats.replayed++;
       return undefined;
@@ -596,6 +604,7 @@ export class StreamSender {
       return undefined;
     }
     this.#windows.accept(high, low);
+    this.#party = this.#windows.partyOf(high, low);
     this.#heard = true;
     return datagram.subarray(0, FIXED_HEADER_BYTES + length);
   }
@@ -1014,7 +1023,7 @@ export class StreamSender {
     this.#retransmitUpdated = now;
   }
 
-  #onReport(now: number, datagram: Uint8Array, from: Endpoint): void {
+  #onReport(now: number, datagram: Uint8Array): void {
     const report = decodeReport(datagram);
     if (report === undefined) {
       this.#stats.malformed++;
@@ -1028,7 +1037,7 @@ export class StreamSender {
     }
     // Each receiver's reports are told apart (a multicast stream has many):
     // differences are only taken between reports of one receiver.
-    const key = this.#multicast ? endpointKey(from) : "";
+    const key = this.#multicast ? this.#party : -1;
     const state = this.#receivers.get(key);
     const previous = state?.report;
     this.#lastReport = report;
