@@ -3,8 +3,8 @@
  * of GStreamer RTP/JPEG and of our server and client, on loopback, at three
  * frame sizes and in two modes (re-encode every frame, or send pre-encoded
  * bytes), with the limits of the machine (JPEG decode rate, UDP datagram
- * rate), a datagram size sweep and the codec, struct and sealing
- * micro-benchmarks, as markdown.
+ * rate), a datagram size sweep, the codec, struct and sealing
+ * micro-benchmarks, and sealed streams against plain ones, as markdown.
  *
  * ```sh
  * deno task bench            # medians of 5 runs, about 15 minutes
@@ -48,6 +48,7 @@ import { runCodecBench } from "./codec_bench.ts";
 import { runStructBench } from "./struct_bench.ts";
 import { runCaptureBench } from "./capture_bench.ts";
 import { runCryptoBench } from "./crypto_bench.ts";
+import { runSealedBench } from "./sealed_bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -64,6 +65,7 @@ const SECTIONS = [
   "struct",
   "capture",
   "crypto",
+  "sealed",
 ] as const;
 type Section = typeof SECTIONS[number];
 const QUALITY = 95;
@@ -736,6 +738,9 @@ async function main(): Promise<number> {
     const sealing = want("crypto")
       ? await section("crypto bench", () => runCryptoBench({ quick }))
       : undefined;
+    const sealedStream = want("sealed")
+      ? await section("sealed bench", () => runSealedBench({ quick, log }))
+      : undefined;
 
     const seconds = (performance.now() - started) / 1000;
     const command = ["deno task bench", ...Deno.args].join(" ");
@@ -807,6 +812,9 @@ async function main(): Promise<number> {
     }
     if (sealing !== undefined) {
       text.push("### Sealing (AES-256-GCM)", "", sealing, "");
+    }
+    if (sealedStream !== undefined) {
+      text.push("### Sealed streams against plain", "", sealedStream, "");
     }
     const markdown = text.join("\n");
     console.log(markdown);

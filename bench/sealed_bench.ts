@@ -1,0 +1,217 @@
+/**
+ * Sealed against plain: the paced capacity of a stream protocol stream at
+ * 720p, `client.ts --protocol stream --fps R` into `server.ts --decoder
+ * auto` on loopback, unsealed and sealed (`--key-file`) in the same run.
+ * A rate passes when the server decodes at least 99% of the frames sent;
+ * each side's search steps up by 25% from a start until a rate fails, then
+ * bisects to within 10%. The two searches run alternately, step by step,
+ * so that both see the same load on the machine. The goal: sealed at least
+ * 0.9× plain.
+ *
+ * ```sh
+ * deno run -P=bench bench/sealed_bench.ts            # 3 s per run, 7 steps each
+ * deno run -P=bench bench/sealed_bench.ts --quick    # 2 s per run, 5 steps each
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { writeKeyFile } from "../lib/crypto/key_file.ts";
+import { lastSummary, Peer, PeerError } from "./_process.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const MIN_DECODED = 0.99;
+
+/** Options for {@linkcode runSealedBench}. */
+export interface SealedBenchOptions {
+  /** Shorter runs and fewer steps. @default {false} */
+  quick?: boolean;
+  /** The frame to send. @default {"bench/frames/photo_1280x720.jpg"} */
+  photo?: string;
+  /** The first rate tried, frames a second. @default {60} */
+  startFps?: number;
+  /** Where progress lines go. @default {console.error} */
+  log?: (line: string) => void;
+}
+
+/** One paced run. */
+interface Step {
+  fps: number;
+  sent: number;
+  decoded: number;
+  passed: boolean;
+}
+
+/** A search for the highest rate that passes. */
+class Search {
+  readonly steps: Step[] = [];
+  rate: number;
+  #passed = 0;
+  #failed = Infinity;
+  done = false;
+
+  constructor(start: number) {
+    this.rate = start;
+  }
+
+  get best(): number {
+    return this.#passed;
+  }
+
+  record(step: Step): void {
+    this.steps.push(step);
+    if (step.passed) this.#passed = Math.max(this.#passed, step.fps);
+    else this.#failed = Math.min(this.#failed, step.fps);
+    if (this.#passed === 0) this.rate = Math.floor(this.rate * 0.75);
+    else if (this.#failed === Infinity) this.rate = Math.ceil(this.rate * 1.25);
+    else if (this.#failed / this.#passed < 1.1) this.done = true;
+    else this.rate = Math.floor((this.#passed + this.#failed) / 2);
+    if (this.rate < 1) this.done = true;
+  }
+}
+
+/** Streams `count` frames at `fps` into a fresh server; what it decoded. */
+async function pacedRun(
+  photo: string,
+  fps: number,
+  seconds: number,
+  keyFile: string | undefined,
+): Promise<Step> {
+  const deno = Deno.execPath();
+  const key = keyFile === undefined ? [] : ["--key-file", keyFile];
+  const count = Math.max(20, Math.round(fps * seconds));
+  const server = new Peer(deno, [
+    "run",
+    "-P",
+    "server.ts",
+    "--port",
+    "0",
+    "--msg-port",
+    "0",
+    "--decoder",
+    "auto",
+    "--count",
+    String(count),
+    "--quiet",
+    ...key,
+  ], { cwd: ROOT });
+  try {
+    const ready = await server.waitFor(/ready image=\S+:(\d+)/, 30_000);
+    const client = new Peer(deno, [
+      "run",
+      "-P",
+      "client.ts",
+      "--protocol",
+      "stream",
+      "--port",
+      ready[1]!,
+      "--count",
+      String(count),
+      "--fps",
+      String(fps),
+      "--quiet",
+      ...key,
+      photo,
+    ], { cwd: ROOT });
+    await client.wait(60_000 + seconds * 2000);
+    // Frames still decoding get a moment; the server exits at --count.
+    await server.wait(5000).catch(() => {});
+    await server.stop("SIGTERM");
+    const summary = lastSummary(server, "decoded");
+    if (summary === undefined) {
+      throw new PeerError(
+        `The server printed no summary: ${server.stderrTail()}`,
+      );
+    }
+    const decoded = Math.min(count, summary.decoded ?? 0);
+    return {
+      fps,
+      sent: count,
+      decoded,
+      passed: decoded >= count * MIN_DECODED,
+    };
+  } finally {
+    await server.stop("SIGTERM");
+  }
+}
+
+/**
+ * Runs both searches and says how they compare, as markdown.
+ *
+ * @param options Run length, frame and start rate.
+ * @returns The section's text.
+ *
+ * @example A quick comparison
+ * ```ts ignore
+ * import { runSealedBench } from "./sealed_bench.ts";
+ * console.log(await runSealedBench({ quick: true }));
+ * ```
+ */
+export async function runSealedBench(
+  options: SealedBenchOptions = {},
+): Promise<string> {
+  const quick = options.quick === true;
+  const seconds = quick ? 2 : 3;
+  const maxSteps = quick ? 5 : 7;
+  const photo = options.photo ?? `${ROOT}bench/frames/photo_1280x720.jpg`;
+  const log = options.log ?? console.error;
+  const dir = await Deno.makeTempDir({ prefix: "udpimg-sealed-bench-" });
+  try {
+    const keyFile = `${dir}/bench.key`;
+    await writeKeyFile(keyFile);
+    const start = options.startFps ?? 60;
+    const plain = new Search(start);
+    const sealed = new Search(start);
+    for (let step = 0; step < maxSteps; step++) {
+      for (
+        const [search, key] of [[plain, undefined], [sealed, keyFile]] as const
+      ) {
+        if (search.done) continue;
+        const run = await pacedRun(photo, search.rate, seconds, key);
+        log(
+          `sealed bench: ${
+            key === undefined ? "plain" : "sealed"
+          } ${run.fps} fps: ${run.decoded}/${run.sent} decoded`,
+        );
+        search.record(run);
+      }
+      if (plain.done && sealed.done) break;
+    }
+    const ratio = plain.best > 0 ? sealed.best / plain.best : 0;
+    const steps = (search: Search) =>
+      search.steps.map((s) => `${s.fps}${s.passed ? "✓" : "✗"}`).join(" ");
+    return [
+      `Goal (issue 12): a sealed stream at least 0.9× the paced capacity of a plain one at 720p, the server decoding. ${
+        ratio >= 0.9 ? "Met" : "Not met"
+      }: ${ratio.toFixed(2)}×.`,
+      "",
+      "| stream | highest paced fps with ≥ 99% decoded | steps (✓ passed, ✗ failed) |",
+      "| --- | --- | --- |",
+      `| plain | ${plain.best} | ${steps(plain)} |`,
+      `| sealed (--key-file) | ${sealed.best} | ${steps(sealed)} |`,
+      "",
+      `\`client.ts --protocol stream --fps R\` into \`server.ts --decoder auto\` on loopback, ${
+        photo.replace(ROOT, "")
+      }, ${seconds} s of frames per run, plain and sealed alternating; the search stops within 10%, so ratios within 0.1 of each other are a tie.`,
+    ].join("\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      "start-fps": { type: "string" },
+    },
+  });
+  console.log(
+    await runSealedBench({
+      quick: values.quick,
+      ...(values["start-fps"] !== undefined &&
+        { startFps: Number(values["start-fps"]) }),
+    }),
+  );
+}
