@@ -170,7 +170,6 @@ const RECEIVER_COUNTERS = [
   "feedbackCapped",
 ] as const;
 
-
 /**
  * Receives the stream protocol for the server.
  *
