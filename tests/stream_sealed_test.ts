@@ -225,6 +225,16 @@ Deno.test("sealed: a byte flipped anywhere in a sealed datagram gets it refused,
   sender[Symbol.dispose]();
 });
 
+Deno.test("sealed: a packet number past 2^53 - 1 is refused unopened, not thrown on (found by the fuzz harness)", () => {
+  const { datagrams } = sealedStream(makeFrames([700]));
+  const forged = datagrams[1]!.slice();
+  forged.fill(0x7f, 12, 20);
+  const r = receiver();
+  assert.deepEqual(framesOf(feed(r, 0, [forged])), []);
+  assert.equal(r.counters().unauthenticated, 1);
+  assert.equal(framesOf(feed(r, 1, datagrams)).length, 1);
+});
+
 Deno.test("sealed: a captured stream replayed whole or in part, from the same or another address, delivers no frame twice", () => {
   const frames = makeFrames([9000, 4000, 12_000, 100]);
   const { datagrams } = sealedStream(frames);

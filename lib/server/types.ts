@@ -144,7 +144,8 @@ export interface ProtocolReceiver {
   matches(datagram: Uint8Array): boolean;
   /**
    * Takes one datagram. It is a view into a buffer the server reuses:
-   * copy what must be kept.
+   * copy what must be kept. The receiver may change it (a sealed datagram
+   * is opened in place).
    */
   handleDatagram(
     now: number,

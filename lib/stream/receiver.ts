@@ -414,6 +414,11 @@ export class StreamReceiver implements ProtocolReceiver {
     }
     const streamId = header.streamId;
     const n = header.packetNumber;
+    // No sender of ours numbers past 2^53 - 1 (it starts below 2^52).
+    if (!Number.isSafeInteger(n)) {
+      this.#counters.unauthenticated++;
+      return undefined;
+    }
     let stream = this.#last;
     if (stream === undefined || !stream.live || stream.streamId !== streamId) {
       stream = this.#sealedById.get(streamId);

@@ -67,6 +67,12 @@ export interface StreamSenderOptions {
   peer: Endpoint;
   /** The stream id. @default a random one */
   streamId?: number;
+  /**
+   * The first packet number, below 2^52.
+   *
+   * @default 0, or with a `key` a random one (see docs/PROTOCOL.md, Sealing)
+   */
+  firstPacketNumber?: number;
   /** The largest datagram, headers included. @default {1200} */
   datagramBytes?: number;
   /** One parity datagram per this many data chunks; 0 for none. @default {0} */
@@ -323,10 +329,21 @@ export class StreamSender {
       { implementation: options.aeadImplementation ?? "auto" },
     );
     this.#overhead = this.#aead === undefined ? 0 : SEAL_OVERHEAD;
-    if (this.#aead !== undefined) {
+    const first = options.firstPacketNumber;
+    if (first !== undefined) {
+      if (
+        !Number.isSafeInteger(first) || first < 0 || first >= SEALED_START_LIMIT
+      ) {
+        throw new RangeError(
+          `The first packet number must be an integer from 0 to 2^52 - 1, got ${first}`,
+        );
+      }
+      this.#packetNumber = first;
+    } else if (this.#aead !== undefined) {
       // A stream id met again under the same key (2^-32 a pair) must not
       // bring its nonces back with it.
-      this.#packetNumber = Math.floor(Math.random() * SEALED_START_LIMIT);
+      const random = crypto.getRandomValues(new Uint32Array(2));
+      this.#packetNumber = (random[0]! >>> 12) * 2 ** 32 + random[1]!;
     }
     const maxRate = options.maxRate ?? 1_250_000_000;
     if (!(maxRate > 0)) {

@@ -209,8 +209,9 @@ export function drive(
       const receiver = demux !== undefined
         ? demux.route(bytes, key)
         : receivers[0];
-      // Unrouted: the server counts a stray and drops it.
-      receiver?.handleDatagram(clock, bytes, endpoint, key);
+      // Unrouted: the server counts a stray and drops it. A copy, as from
+      // a receive buffer: a receiver may change it (opening in place).
+      receiver?.handleDatagram(clock, bytes.slice(), endpoint, key);
     }
     drain();
   }

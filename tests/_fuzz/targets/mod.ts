@@ -29,6 +29,7 @@ import { serverDemuxTarget } from "./server.ts";
 import { rtspMessageTarget } from "./rtsp.ts";
 import {
   streamReceiverTarget,
+  streamSealedReceiverTarget,
   streamSenderTarget,
   streamWireTarget,
 } from "./stream.ts";
@@ -42,6 +43,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   serverDemuxTarget,
   streamWireTarget,
   streamReceiverTarget,
+  streamSealedReceiverTarget,
   streamSenderTarget,
   rtpPacketTarget,
   rtpRtcpTarget,

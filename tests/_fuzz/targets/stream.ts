@@ -42,6 +42,7 @@ import {
   GOOD,
   hostileSenders,
   invariant,
+  keyOf,
   param,
   sameBytes,
 } from "../target.ts";
@@ -92,8 +93,12 @@ function senderDatagrams(
   rng: Prng,
   frames: readonly Uint8Array[],
   streamId: number,
+  key?: Uint8Array,
 ): Uint8Array[][] {
   const sender = new StreamSender({
+    // Sealed: a seeded start instead of a random one, so a case replays.
+    ...(key !== undefined &&
+      { key, firstPacketNumber: rng.u32() * 1024 + rng.below(1024) }),
     peer: { hostname: "10.0.0.100", port: 9999 },
     streamId,
     datagramBytes: rng.pick([256, 1200, 1200, 8972]),
@@ -498,3 +503,90 @@ export const streamSenderTarget: FuzzTarget = {
     );
   },
 };
+
+/** The key of the sealed targets' good stream and receiver. */
+const SEALED_KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
+/** A key the hostile senders have instead: they cannot seal for ours. */
+const FORGER_KEY = new Uint8Array(32).map((_, i) => 255 - i);
+
+/**
+ * A keyed `StreamReceiver` that fails the case when a frame comes from any
+ * sender but the good one: no mutated, replayed or forged datagram may
+ * ever make a frame.
+ */
+class SealedStreamReceiver extends StreamReceiver {
+  override pollEvent(): ReturnType<StreamReceiver["pollEvent"]> {
+    const event = super.pollEvent();
+    // A seed sent whole is a real sealed stream this receiver never saw:
+    // its frames, exactly, may come (a replay into a fresh receiver).
+    invariant(
+      event?.type !== "frame" || event.frame.sender.startsWith(GOOD_KEY) ||
+        sealedSeedImages.some((image) => sameBytes(image, event.frame.bytes)),
+      () =>
+        `a frame from ${
+          event?.type === "frame" ? event.frame.sender : "?"
+        }, not the good sealed stream's`,
+    );
+    return event;
+  }
+}
+
+/** The images of the seed streams sealed under our key. */
+let sealedSeedImages: readonly Uint8Array[] = [];
+
+const GOOD_KEY = keyOf(GOOD);
+
+let sealedSeedCache: Uint8Array[] | undefined;
+
+/** Sealed datagrams: under our key (to mutate) and under another. */
+function sealedSeeds(corpus: Corpus): Uint8Array[] {
+  const rng = new Prng(2);
+  const small = streamImages(corpus).filter((b) => b.length <= 4096);
+  const seeds: Uint8Array[] = [];
+  sealedSeedImages = small.slice(0, 2);
+  for (const key of [SEALED_KEY, FORGER_KEY]) {
+    for (
+      const frames of senderDatagrams(rng, small.slice(0, 2), rng.u32(), key)
+    ) {
+      seeds.push(...frames.slice(0, 3), frames.at(-1)!);
+    }
+  }
+  return seeds;
+}
+
+/**
+ * `StreamReceiver` with a key, beside a good sealed stream: mutations of
+ * sealed datagrams (ours and a forger's), the forger's whole streams,
+ * replays and random datagrams must never make a frame, and the good
+ * stream must still arrive whole.
+ */
+export const streamSealedReceiverTarget: FuzzTarget = receiverTarget({
+  ...streamSpec,
+  name: "stream-sealed-receiver",
+  about:
+    "a keyed StreamReceiver on mutated sealed datagrams, a forger's sealed streams and replays beside a good sealed stream: no frame but the good stream's",
+  weight: 2,
+  receivers: () => [
+    new SealedStreamReceiver({ ...STREAM_LIMITS, key: SEALED_KEY }),
+  ],
+  good: (rng, corpus) => {
+    const images = streamImages(corpus);
+    const frames = Array.from(
+      { length: 1 + rng.below(3) },
+      () => rng.pick(images),
+    );
+    return {
+      frames: senderDatagrams(rng, frames, rng.u32(), SEALED_KEY),
+      images: frames,
+      maxFrameMs: STREAM_LIMITS.latencyMs,
+    };
+  },
+  seeds: (corpus) => sealedSeedCache ??= sealedSeeds(corpus),
+  hostileStream: (rng, corpus) =>
+    senderDatagrams(
+      rng,
+      [rng.pick(streamImages(corpus))],
+      rng.u32(),
+      FORGER_KEY,
+    ).flat(),
+});
