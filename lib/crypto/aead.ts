@@ -255,19 +255,8 @@ class PacketAead implements Aead {
     start = 0,
   ): number {
     checkNonce(streamId, counter);
-    checkLength("header length", headerLength);
-    checkLength("payload length", payloadLength);
-    checkLength("start", start);
-    const length = headerLength + payloadLength + TAG_BYTES;
-    if (start + length > packet.length) {
-      throw new RangeError(
-        `Cannot seal ${length} bytes at ${start}: the buffer holds ${packet.length}`,
-      );
-    }
-    if (this.#closed) throw new TypeError("Cannot seal: the AEAD is closed");
     writeNonce(this.#nonce, streamId, counter);
-    this.#sealer.seal(this.#nonce, packet, start, headerLength, payloadLength);
-    return length;
+    return this.#seal(packet, headerLength, payloadLength, start);
   }
 
   open(
@@ -279,27 +268,8 @@ class PacketAead implements Aead {
     start = 0,
   ): number {
     checkNonce(streamId, counter);
-    checkLength("header length", headerLength);
-    checkLength("packet length", packetLength);
-    checkLength("start", start);
-    if (start + packetLength > packet.length) {
-      throw new RangeError(
-        `Cannot open ${packetLength} bytes at ${start}: the buffer holds ${packet.length}`,
-      );
-    }
-    if (this.#closed) throw new TypeError("Cannot open: the AEAD is closed");
-    const payloadLength = packetLength - headerLength - TAG_BYTES;
-    if (payloadLength < 0) return -1;
     writeNonce(this.#nonce, streamId, counter);
-    return this.#opener.open(
-        this.#nonce,
-        packet,
-        start,
-        headerLength,
-        payloadLength,
-      )
-      ? payloadLength
-      : -1;
+    return this.#open(packet, headerLength, packetLength, start);
   }
 
   sealWithHeaderNonce(
@@ -309,20 +279,9 @@ class PacketAead implements Aead {
     nonceOffset: number,
     start = 0,
   ): number {
-    checkLength("header length", headerLength);
-    checkLength("payload length", payloadLength);
-    checkLength("start", start);
     checkNonceOffset(nonceOffset, headerLength);
-    const length = headerLength + payloadLength + TAG_BYTES;
-    if (start + length > packet.length) {
-      throw new RangeError(
-        `Cannot seal ${length} bytes at ${start}: the buffer holds ${packet.length}`,
-      );
-    }
-    if (this.#closed) throw new TypeError("Cannot seal: the AEAD is closed");
     this.#copyNonce(packet, start + nonceOffset);
-    this.#sealer.seal(this.#nonce, packet, start, headerLength, payloadLength);
-    return length;
+    return this.#seal(packet, headerLength, payloadLength, start);
   }
 
   openWithHeaderNonce(
@@ -332,10 +291,42 @@ class PacketAead implements Aead {
     nonceOffset: number,
     start = 0,
   ): number {
+    checkNonceOffset(nonceOffset, headerLength);
+    this.#copyNonce(packet, start + nonceOffset);
+    return this.#open(packet, headerLength, packetLength, start);
+  }
+
+  /** Seals under the nonce already in place, once the rest is checked. */
+  #seal(
+    packet: Uint8Array,
+    headerLength: number,
+    payloadLength: number,
+    start: number,
+  ): number {
+    checkLength("header length", headerLength);
+    checkLength("payload length", payloadLength);
+    checkLength("start", start);
+    const length = headerLength + payloadLength + TAG_BYTES;
+    if (start + length > packet.length) {
+      throw new RangeError(
+        `Cannot seal ${length} bytes at ${start}: the buffer holds ${packet.length}`,
+      );
+    }
+    if (this.#closed) throw new TypeError("Cannot seal: the AEAD is closed");
+    this.#sealer.seal(this.#nonce, packet, start, headerLength, payloadLength);
+    return length;
+  }
+
+  /** Opens under the nonce already in place, once the rest is checked. */
+  #open(
+    packet: Uint8Array,
+    headerLength: number,
+    packetLength: number,
+    start: number,
+  ): number {
     checkLength("header length", headerLength);
     checkLength("packet length", packetLength);
     checkLength("start", start);
-    checkNonceOffset(nonceOffset, headerLength);
     if (start + packetLength > packet.length) {
       throw new RangeError(
         `Cannot open ${packetLength} bytes at ${start}: the buffer holds ${packet.length}`,
@@ -344,7 +335,6 @@ class PacketAead implements Aead {
     if (this.#closed) throw new TypeError("Cannot open: the AEAD is closed");
     const payloadLength = packetLength - headerLength - TAG_BYTES;
     if (payloadLength < 0) return -1;
-    this.#copyNonce(packet, start + nonceOffset);
     return this.#opener.open(
         this.#nonce,
         packet,
@@ -358,7 +348,7 @@ class PacketAead implements Aead {
 
   #copyNonce(packet: Uint8Array, at: number): void {
     const nonce = this.#nonce;
-    for (let i = 0; i < NONCE_BYTES; i++) nonce[i] = packet[at + i]!;
+    for (let i = 0; i < NONCE_BYTES; i++) nonce[i] = packet[at + i] ?? 0;
   }
 
   close(): void {
