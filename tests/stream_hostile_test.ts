@@ -245,3 +245,59 @@ Deno.test("a sender survives reports with absurd values and keeps a sane rate", 
   sender.sendFrame(6000, new Uint8Array(3000));
   assert.ok(datagramsOf(sender, 6000).length >= 3);
 });
+
+Deno.test("StreamReceiver takes no feedback: a NACK or report sent to it opens no stream and draws nothing back", () => {
+  const receiver = new StreamReceiver();
+  const nack = encodeNacks(
+    [{ frameId: 0, first: 0, bitmap: 0xffff }],
+    1200,
+  )[0]!;
+  writeHeader(nack, PacketType.nack, 0, 7, true, 1);
+  const report = encodeReport({
+    highestPacket: 0,
+    delaySince: 0,
+    receiverClock: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    nextFrameId: 0,
+    framesDelivered: 0,
+    framesLost: 0,
+    framesLate: 0,
+    framesCorrupt: 0,
+    recoveredNack: 0,
+    recoveredFec: 0,
+    chunksLate: 0,
+    jitter: 0,
+    queueingDelay: 0,
+    framesSkipped: 0,
+    framesWaiting: 0,
+  });
+  writeHeader(report, PacketType.report, 0, 7, true, 2);
+  for (let now = 0; now < 2000; now += 50) feed(receiver, now, [nack, report]);
+  assert.equal(receiver.streams, 0);
+  assert.equal(receiver.pollTransmit(), undefined);
+});
+
+Deno.test("StreamReceiver reports again to a sender that comes back after a silence", () => {
+  const sender = new StreamSender({ peer: SERVER });
+  const receiver = new StreamReceiver();
+  const frames = makeFrames([5000, 5000], 1);
+  const reportsBy = (now: number): number => {
+    let reports = 0;
+    for (let t; (t = receiver.pollTransmit()) !== undefined;) {
+      if (t.bytes[3] === PacketType.report) reports++;
+    }
+    receiver.handleTimeout(now);
+    return reports;
+  };
+  sender.sendFrame(0, frames[0]!);
+  feed(receiver, 0, datagramsOf(sender, 0));
+  for (let now = 0; now <= 3000; now += 100) reportsBy(now);
+  // Silent for three seconds: no more reports.
+  assert.equal(reportsBy(3100), 0);
+  sender.sendFrame(3200, frames[1]!);
+  feed(receiver, 3200, datagramsOf(sender, 3200));
+  let reports = 0;
+  for (let now = 3200; now <= 3600; now += 20) reports += reportsBy(now);
+  assert.ok(reports > 0, "no report after the sender came back");
+});

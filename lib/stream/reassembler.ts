@@ -334,7 +334,12 @@ export class StreamReassembler {
     const missing = missingIn(frame, group);
     if (missing < 0) return;
     if (missing === Infinity) {
-      (frame.parities ??= []).push({ ...group, payload: payload.slice() });
+      // At most one kept per chunk, so that kept parity never holds more
+      // than the frame itself, however many a peer sends.
+      const kept = frame.parities ??= [];
+      if (kept.length < frame.count) {
+        kept.push({ ...group, payload: payload.slice() });
+      }
       return;
     }
     if (this.#scratch.length < frame.size) {

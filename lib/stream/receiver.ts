@@ -323,6 +323,12 @@ export class StreamReceiver implements ProtocolReceiver {
       this.#refuse(fromKey, datagram.length, error);
       return;
     }
+    // A receiver takes what senders send only: feedback sent to it would
+    // open a stream and draw feedback back, toward whoever it names.
+    if (header.fromReceiver) {
+      this.#refuse(fromKey, datagram.length, "direction");
+      return;
+    }
     const sealed = (header.flags & Flags.sealed) !== 0;
     let stream: Stream;
     if (this.#aead !== undefined) {
@@ -355,6 +361,10 @@ export class StreamReceiver implements ProtocolReceiver {
       stream = found;
     }
     stream.lastHeard = now;
+    // Reports stop after a silence; a sender that comes back gets them again.
+    if (stream.nextReportAt === Infinity) {
+      stream.nextReportAt = now + FIRST_REPORT_MS;
+    }
     if (!stream.log.add(header.packetNumber)) {
       this.#counters.duplicates++;
       return;

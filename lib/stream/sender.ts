@@ -712,7 +712,8 @@ export class StreamSender {
       }
       this.#control.push(message.bytes);
       message.interval *= 2;
-      message.nextAt = now + message.interval;
+      // The last wait ends at the deadline, where the timeout is told.
+      message.nextAt = Math.min(now + message.interval, message.deadline);
     }
     if (now >= this.#senderReportDue) this.#queueSenderReport(now);
     if (now >= this.#silenceDue()) {
