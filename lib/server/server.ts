@@ -333,6 +333,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
   #messageCount = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDue = Infinity;
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(
@@ -588,8 +589,21 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
    * Stops receiving and closes both ports. Frames already received are
    * still handed out by the iterator.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
+    // Last words first, such as final reports, while the sockets are open.
+    const now = performance.now();
+    const last: Promise<void>[] = [];
+    for (const receiver of this.#receivers) {
+      receiver.finish?.(now);
+      for (let t; (t = receiver.pollTransmit()) !== undefined;) {
+        last.push(this.#send(t));
+      }
+    }
+    await Promise.all(last);
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#images.close();
@@ -776,12 +790,12 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
     }
   }
 
-  #send(transmit: Transmit): void {
-    if (this.#closed) return;
+  #send(transmit: Transmit): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     const socket = transmit.via === "control" && this.#control !== undefined
       ? this.#control
       : this.#images;
-    socket.send(transmit.bytes, transmit.to).catch((error) => {
+    return socket.send(transmit.bytes, transmit.to).catch((error) => {
       if (!this.#closed) this.#onError(asError(error));
     });
   }

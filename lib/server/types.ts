@@ -191,6 +191,11 @@ export interface ProtocolReceiver {
   setBacklog?(frames: number): void;
   /** The server has forgotten `fromKey`; state kept for it may go. */
   forget?(fromKey: string): void;
+  /**
+   * The server is about to close: queue any last datagrams, such as a final
+   * report that lets senders finish at once instead of waiting for one.
+   */
+  finish?(now: number): void;
   /** The server is closing: native state (such as an AEAD's) may go. */
   close?(): void;
 }

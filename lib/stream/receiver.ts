@@ -288,6 +288,19 @@ export class StreamReceiver implements ProtocolReceiver {
     return this.#aead?.reason;
   }
 
+  /**
+   * Sends each live stream a last report, so that a sender waiting for the
+   * end of its stream to be confirmed (a server that stops at `--count`)
+   * finishes at once.
+   *
+   * @param now The time, in ms.
+   */
+  finish(now: number): void {
+    for (const stream of this.#streams.values()) {
+      if (stream.live) this.#sendReport(now, stream);
+    }
+  }
+
   /** Frees the AEAD's native state. */
   close(): void {
     this.#aead?.close();
