@@ -36,6 +36,7 @@ export interface DemoSenderOptions {
  *
  * @param options Where to send, how fast and how large.
  * @returns When stopped.
+ * @throws {RangeError} When `fps` is not a positive number.
  *
  * @example Ten seconds of the demo
  * ```ts ignore
@@ -46,6 +47,11 @@ export interface DemoSenderOptions {
 export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
   const { signal } = options;
   const fps = options.fps ?? 30;
+  if (!(fps > 0) || !Number.isFinite(fps)) {
+    throw new RangeError(
+      `Cannot run the demo sender: fps must be a positive number, got ${fps}`,
+    );
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   await using source = await openFrameSource({
     encode: "jpg",
@@ -69,18 +75,22 @@ export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
     });
   const started = performance.now();
   let frames = 0;
+  // Each due time follows the last one, or now when the sender fell behind
+  // (a server away for a while), so that it never sends a burst to catch up.
+  let nextFrameAt = started;
   let nextMessageAt = started;
   while (!signal.aborted) {
     try {
       const frame = await source.next();
       if (frame === undefined) return;
-      const wait = started + (frames * 1000) / fps - performance.now();
+      const wait = nextFrameAt - performance.now();
       if (wait > 0) await sleep(wait, signal);
       if (signal.aborted) return;
+      nextFrameAt = Math.max(nextFrameAt + 1000 / fps, performance.now());
       await client.send(frame.bytes, { signal });
       frames++;
       if (messages !== undefined && performance.now() >= nextMessageAt) {
-        nextMessageAt += 1000;
+        nextMessageAt = Math.max(nextMessageAt + 1000, performance.now());
         await messages.send({
           demo: "udpimg",
           frame: frames,
