@@ -921,7 +921,7 @@ Deno.test("Viewer /latest.jpg?download=1 names the snapshot after the sender and
   const png = await get(viewer, "/latest?sender=[::1]:5000&download=1");
   assert.match(
     png.headers.get("content-disposition")!,
-    /filename="udpimg-1_5000-\d{8}-\d{6}\.png"$/,
+    /filename="udpimg-__1_5000-\d{8}-\d{6}\.png"$/,
   );
   await png.body?.cancel();
 });

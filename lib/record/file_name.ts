@@ -1,6 +1,6 @@
 /**
- * Names of recording files: the sender, made safe for any file system, and
- * the local time the file was started.
+ * Names of recording files and of the viewer's snapshots: the sender, made
+ * safe for any file system, and the local time.
  *
  * @module
  */
@@ -31,6 +31,25 @@ function pad(value: number): string {
 }
 
 /**
+ * A local time as a file-name part, `YYYYmmdd-HHMMSS`: the stamp of
+ * recordings and of the viewer's snapshots.
+ *
+ * @param date The time.
+ * @returns The stamp.
+ *
+ * @example Usage
+ * ```ts
+ * import { fileTimestamp } from "./file_name.ts";
+ * console.log(fileTimestamp(new Date(2026, 0, 31, 9, 5, 7))); // "20260131-090507"
+ * ```
+ */
+export function fileTimestamp(date: Date): string {
+  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${
+    pad(date.getDate())
+  }-${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+}
+
+/**
  * The file name of a recording started at `date`:
  * `SENDER-YYYYmmdd-HHMMSS.mkv`, in local time; `attempt` 2 and up add
  * `-2`, `-3`, … before the extension, for a second file in the same second.
@@ -53,12 +72,6 @@ export function recordingFileName(
   date: Date,
   attempt = 1,
 ): string {
-  const day = `${date.getFullYear()}${pad(date.getMonth() + 1)}${
-    pad(date.getDate())
-  }`;
-  const time = `${pad(date.getHours())}${pad(date.getMinutes())}${
-    pad(date.getSeconds())
-  }`;
   const suffix = attempt > 1 ? `-${attempt}` : "";
-  return `${safeSenderName(sender)}-${day}-${time}${suffix}.mkv`;
+  return `${safeSenderName(sender)}-${fileTimestamp(date)}${suffix}.mkv`;
 }

@@ -12,6 +12,7 @@ import {
   isLoopback,
   randomToken,
 } from "./access.ts";
+import { fileTimestamp, safeSenderName } from "../record/file_name.ts";
 import { FrameBoard } from "./frame_board.ts";
 import { type HistoryInput, ViewerHistory } from "./history.ts";
 import { MJPEG_BOUNDARY, mjpegContentType } from "./mjpeg.ts";
@@ -199,15 +200,10 @@ function positive(name: string, value: number, integer = false): number {
 
 /**
  * The file name of a snapshot: `udpimg-HOST_PORT-YYYYMMDD-HHMMSS.EXT`, in
- * local time, with only characters that are safe in any file system.
+ * local time, named as recordings are.
  */
 function snapshotName(sender: string, at: Date, extension: string): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${at.getFullYear()}${two(at.getMonth() + 1)}${
-    two(at.getDate())
-  }-${two(at.getHours())}${two(at.getMinutes())}${two(at.getSeconds())}`;
-  const who = sender.replace(/[^A-Za-z0-9.-]+/g, "_").replace(/^_|_$/g, "");
-  return `udpimg-${who}-${stamp}.${extension}`;
+  return `udpimg-${safeSenderName(sender)}-${fileTimestamp(at)}.${extension}`;
 }
 
 /**
