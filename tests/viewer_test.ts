@@ -6,6 +6,7 @@ import {
   encodePartTail,
   FrameBoard,
   type HistoryDocument,
+  lazyTranscoder,
   MJPEG_BOUNDARY,
   type MjpegPart,
   pngToJpeg,
@@ -399,6 +400,24 @@ Deno.test("pngToJpeg rejects a quality out of range", () => {
     close: () => {},
   };
   assert.throws(() => pngToJpeg(codec, codec, { quality: 0 }), RangeError);
+});
+
+Deno.test("lazyTranscoder makes its codecs once, at the first frame, and refuses frames after close", async () => {
+  let made = 0;
+  const png = lazyTranscoder((decoder, encoder) => {
+    made++;
+    return pngToJpeg(decoder, encoder);
+  });
+  assert.equal(made, 0);
+  const [a, b] = await Promise.all([
+    png.transcode(ASTRONAUT, "png"),
+    png.transcode(ASTRONAUT, "png"),
+  ]);
+  assert.equal(made, 1);
+  assert.deepEqual([a[0], a[1], b[0], b[1]], [0xff, 0xd8, 0xff, 0xd8]);
+  await png.close();
+  await assert.rejects(png.transcode(ASTRONAUT, "png"), TypeError);
+  await png.close();
 });
 
 // ---------------------------------------------------------------------------

@@ -5,13 +5,12 @@
  * @module
  */
 
-import { createDecoder, createEncoder } from "../codec/select.ts";
-import type {
-  ImageDecoder,
-  ImageEncoder,
-  ImageFormat,
-} from "../codec/types.ts";
-import { pngToJpeg } from "../viewer/transcode.ts";
+import type { ImageFormat } from "../codec/types.ts";
+import {
+  type LazyTranscoder,
+  lazyTranscoder,
+  pngToJpeg,
+} from "../viewer/transcode.ts";
 
 /** Turns a PNG into a JPEG; the `transcode` option of the viewer has this shape. */
 export type PngTranscoder = (
@@ -21,39 +20,21 @@ export type PngTranscoder = (
 
 /** JPEG bytes of any frame, transcoding PNG with a given or a lazily made transcoder. */
 export class JpegFrames {
-  readonly #given: PngTranscoder | undefined;
-  #own:
-    | Promise<
-      { decoder: ImageDecoder; encoder: ImageEncoder; transcode: PngTranscoder }
-    >
-    | undefined;
+  readonly #transcode: PngTranscoder;
+  readonly #own: LazyTranscoder<"png"> | undefined;
 
   constructor(transcode?: PngTranscoder) {
-    this.#given = transcode;
+    this.#own = transcode === undefined ? lazyTranscoder(pngToJpeg) : undefined;
+    this.#transcode = transcode ?? this.#own!.transcode;
   }
 
   /** The frame as JPEG; rejects when a PNG cannot be transcoded. */
   async toJpeg(bytes: Uint8Array, format: ImageFormat): Promise<Uint8Array> {
-    if (format === "jpeg") return bytes;
-    if (this.#given !== undefined) return await this.#given(bytes, format);
-    this.#own ??= (async () => {
-      const [{ decoder }, { encoder }] = await Promise.all([
-        createDecoder("auto"),
-        createEncoder("auto"),
-      ]);
-      return {
-        decoder: decoder!,
-        encoder,
-        transcode: pngToJpeg(decoder!, encoder),
-      };
-    })();
-    return await (await this.#own).transcode(bytes, format);
+    return format === "jpeg" ? bytes : await this.#transcode(bytes, format);
   }
 
   /** Closes the codecs this made. */
   async close(): Promise<void> {
-    const own = await this.#own?.catch(() => undefined);
-    own?.decoder.close();
-    own?.encoder.close();
+    await this.#own?.close();
   }
 }

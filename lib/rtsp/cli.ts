@@ -6,12 +6,12 @@
  * @module
  */
 
-import { createDecoder, createEncoder } from "../codec/select.ts";
 import { intFlag, UsageError } from "../cli/cli.ts";
 import { isLoopback } from "../viewer/access.ts";
 import type { Credentials } from "./digest.ts";
 import { RtspServer, type RtspServerOptions } from "./server.ts";
-import { rtpJpegTranscoder, type Transcode } from "./transcode.ts";
+import { lazyTranscoder } from "../viewer/transcode.ts";
+import { rtpJpegTranscoder } from "./transcode.ts";
 
 /** The RTSP flags as `parseFlags` gives them: text, or `undefined` when absent. */
 export interface RtspFlags {
@@ -91,26 +91,11 @@ export async function startRtsp(
   const credentials = flags["rtsp-user"] === undefined
     ? undefined
     : parseRtspUser(flags["rtsp-user"]);
-  let codecs: Promise<Transcode> | undefined;
-  let close = () => {};
-  const transcode: Transcode = async (bytes, format) => {
-    codecs ??= Promise.all([createDecoder("auto"), createEncoder("auto")])
-      .then(([{ decoder }, { encoder }]) => {
-        close = () => {
-          decoder?.close();
-          encoder.close();
-        };
-        if (decoder === undefined) {
-          throw new Error("no decoder can run here");
-        }
-        return rtpJpegTranscoder(decoder, encoder);
-      });
-    return await (await codecs)(bytes, format);
-  };
+  const codecs = lazyTranscoder(rtpJpegTranscoder);
   let server: RtspServer;
   try {
     server = await RtspServer.listen({
-      transcode,
+      transcode: codecs.transcode,
       ...options,
       hostname,
       port,
@@ -133,7 +118,7 @@ export async function startRtsp(
     warning,
     async close() {
       await server.close();
-      close();
+      await codecs.close();
     },
   };
 }

@@ -1,10 +1,16 @@
 /**
- * PNG to JPEG for the viewer, from any decoder and encoder.
+ * PNG to JPEG for the viewer, from any decoder and encoder, and a
+ * transcoder that makes its own codecs on first use.
  *
  * @module
  */
 
-import type { ImageDecoder, ImageEncoder } from "../codec/types.ts";
+import { createDecoder, createEncoder } from "../codec/select.ts";
+import type {
+  ImageDecoder,
+  ImageEncoder,
+  ImageFormat,
+} from "../codec/types.ts";
 
 /** Options for {@linkcode pngToJpeg}. */
 export interface PngToJpegOptions {
@@ -54,5 +60,73 @@ export function pngToJpeg(
   return async (bytes, format) => {
     const image = await decoder.decode(bytes, format);
     return await encoder.encode(image, { format: "jpeg", quality });
+  };
+}
+
+/** A transcoder with codecs of its own; see {@linkcode lazyTranscoder}. */
+export interface LazyTranscoder<F extends ImageFormat> extends AsyncDisposable {
+  /**
+   * Transcodes a frame; the first call makes the codecs. Rejects once
+   * {@linkcode LazyTranscoder.close} has been called.
+   */
+  readonly transcode: (bytes: Uint8Array, format: F) => Promise<Uint8Array>;
+  /** Closes the codecs, if they were made; it never rejects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes a transcoder whose decoder and encoder (`auto`: native where it
+ * runs, else imagescript) are made at its first frame, so that a server
+ * that never sees a frame to transcode loads no codec.
+ *
+ * @param make Builds the transcoder from the codecs, such as
+ * {@linkcode pngToJpeg}.
+ * @returns The transcoder, and a `close` for its codecs.
+ *
+ * @example PNG to JPEG on demand
+ * ```ts
+ * import { lazyTranscoder, pngToJpeg } from "./transcode.ts";
+ * await using png = lazyTranscoder(pngToJpeg);
+ * const jpeg = await png.transcode(await Deno.readFile("tests/fixtures/astronaut.png"), "png");
+ * console.log(jpeg[0] === 0xff && jpeg[1] === 0xd8); // true
+ * ```
+ */
+export function lazyTranscoder<F extends ImageFormat>(
+  make: (
+    decoder: ImageDecoder,
+    encoder: ImageEncoder,
+  ) => (bytes: Uint8Array, format: F) => Promise<Uint8Array>,
+): LazyTranscoder<F> {
+  let codecs:
+    | Promise<{
+      decoder: ImageDecoder;
+      encoder: ImageEncoder;
+      transcode: (bytes: Uint8Array, format: F) => Promise<Uint8Array>;
+    }>
+    | undefined;
+  let closed = false;
+  const close = async () => {
+    closed = true;
+    const own = await codecs?.catch(() => undefined);
+    own?.decoder.close();
+    own?.encoder.close();
+  };
+  return {
+    async transcode(bytes, format) {
+      if (closed) {
+        throw new TypeError("Cannot transcode: the transcoder is closed");
+      }
+      codecs ??= Promise.all([createDecoder("auto"), createEncoder("auto")])
+        .then(([{ decoder }, { encoder }]) => {
+          if (decoder === undefined) {
+            encoder.close();
+            throw new Error("Cannot transcode: no image decoder can run here");
+          }
+          return { decoder, encoder, transcode: make(decoder, encoder) };
+        });
+      return await (await codecs).transcode(bytes, format);
+    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
