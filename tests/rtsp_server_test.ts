@@ -211,6 +211,37 @@ Deno.test("RtspServer transcodes a frame RFC 2435 cannot carry once per frame, o
   );
 });
 
+Deno.test("RtspServer.close waits for a transcode under way", async () => {
+  let started!: () => void;
+  const transcoding = new Promise<void>((resolve) => started = resolve);
+  let finish!: () => void;
+  const server = await listen({
+    transcode: () => {
+      started();
+      return new Promise((resolve) => {
+        finish = () => resolve(photo);
+      });
+    },
+  });
+  try {
+    await using client = await RtspClient.connect(server.url);
+    server.publish({ sender: SENDER, bytes: photo, format: "jpeg" });
+    await client.play();
+    server.publish({ sender: SENDER, bytes: astronaut, format: "png" });
+    await transcoding;
+  } finally {
+    let closed = false;
+    const closing = server.close().then(() => closed = true);
+    // Time for the sockets' loops to end: close still waits.
+    for (let i = 0; i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    assert.equal(closed, false);
+    finish();
+    await closing;
+  }
+});
+
 Deno.test("RtspServer without a transcoder says once that it cannot send a frame", async () => {
   const notices: string[] = [];
   await using server = await listen({ onNotice: (text) => notices.push(text) });

@@ -213,7 +213,8 @@ export class RtspServer implements AsyncDisposable {
     mtu: number;
   };
   readonly #url: string;
-  readonly #loops: Promise<void>[] = [];
+  /** The accept, receive and read loops, and running transcodes. */
+  readonly #loops = new Set<Promise<void>>();
   readonly #ticker: ReturnType<typeof setInterval>;
   #nextConnectionId = 1;
   #closing: Promise<void> | undefined;
@@ -282,9 +283,9 @@ export class RtspServer implements AsyncDisposable {
       () => this.#tick(),
       Math.max(20, Math.min(250, smallest / 4)),
     );
-    this.#loops.push(this.#accept());
-    if (rtp) this.#loops.push(this.#receive(rtp));
-    if (rtcp) this.#loops.push(this.#receive(rtcp));
+    this.#track(this.#accept());
+    if (rtp) this.#track(this.#receive(rtp));
+    if (rtcp) this.#track(this.#receive(rtcp));
   }
 
   /**
@@ -432,7 +433,7 @@ export class RtspServer implements AsyncDisposable {
   /**
    * Stops: ends every connection and session and closes the sockets.
    *
-   * @returns Settles when every loop has ended.
+   * @returns Settles when every loop, and a transcode under way, has ended.
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
@@ -502,7 +503,14 @@ export class RtspServer implements AsyncDisposable {
       pipeline.pending = { frame, arrivalMs };
       return;
     }
-    void this.#runTranscode(pipeline, transcode, frame, arrivalMs);
+    this.#track(this.#runTranscode(pipeline, transcode, frame, arrivalMs));
+  }
+
+  /** Keeps `loop` until it settles, so that `close` waits for it. */
+  #track(loop: Promise<void>): void {
+    this.#loops.add(loop);
+    const drop = () => void this.#loops.delete(loop);
+    loop.then(drop, drop);
   }
 
   async #runTranscode(
@@ -709,12 +717,7 @@ export class RtspServer implements AsyncDisposable {
       },
     );
     this.#connections.set(connection.info.id, connection);
-    const loop = this.#read(connection);
-    this.#loops.push(loop);
-    void loop.then(() => {
-      const at = this.#loops.indexOf(loop);
-      if (at >= 0) this.#loops.splice(at, 1);
-    });
+    this.#track(this.#read(connection));
   }
 
   async #read(connection: RtspConnection): Promise<void> {
