@@ -481,6 +481,15 @@ Deno.test("Recorder.open reports a missing ffmpeg in one line", async () => {
   );
 });
 
+Deno.test("Recorder.open refuses a queue bound that is not a positive integer", async () => {
+  for (const maxQueuedBytes of [0, -1, 1.5]) {
+    await assert.rejects(
+      Recorder.open({ dir: "/tmp", maxQueuedBytes }),
+      RangeError,
+    );
+  }
+});
+
 Deno.test("MjpegOutput stops once, in one line, when its reader goes away", async () => {
   const lines: string[] = [];
   const stream = new WritableStream<Uint8Array>({

@@ -142,6 +142,7 @@ export class Recorder implements AsyncDisposable {
   readonly #jpeg: JpegFrames;
   readonly #tracks = new Map<string, Track>();
   readonly #finishing = new Set<Promise<void>>();
+  /** Paths of files started and not yet finished, which may not exist yet. */
   readonly #names = new Set<string>();
   /** Files whose drops are not yet in `#stats`: open, or being finished. */
   readonly #live = new Set<MkvFile>();
@@ -154,7 +155,16 @@ export class Recorder implements AsyncDisposable {
     this.#segmentMs = positive(options.segmentMs ?? Infinity, "segmentMs");
     this.#idleMs = positive(options.idleMs ?? 60_000, "idleMs");
     this.#maxFiles = positive(options.maxFiles ?? 16, "maxFiles");
-    this.#maxQueuedBytes = options.maxQueuedBytes;
+    const maxQueuedBytes = options.maxQueuedBytes;
+    if (
+      maxQueuedBytes !== undefined &&
+      !(Number.isSafeInteger(maxQueuedBytes) && maxQueuedBytes > 0)
+    ) {
+      throw new RangeError(
+        `Cannot record with maxQueuedBytes ${maxQueuedBytes}: expected a positive integer`,
+      );
+    }
+    this.#maxQueuedBytes = maxQueuedBytes;
     this.#closeTimeoutMs = positive(
       options.closeTimeoutMs ?? 5000,
       "closeTimeoutMs",
@@ -346,6 +356,8 @@ export class Recorder implements AsyncDisposable {
       const { written, dropped } = track.file.stats;
       this.#stats.dropped += dropped;
       this.#live.delete(track.file);
+      // ffmpeg has made the file, so exists() guards its name from now on.
+      this.#names.delete(track.file.path);
       this.#onEvent({
         type: "closed",
         sender: track.sender,
