@@ -322,6 +322,34 @@ Deno.test("readMjpegParts reads back encoded parts however the bytes are chunked
   );
 });
 
+Deno.test("readMjpegParts finds the delimiters of parts without Content-Length however the bytes are chunked", async () => {
+  const encoder = new TextEncoder();
+  await fc.assert(
+    fc.asyncProperty(
+      // Digits only, so that no image holds the delimiter.
+      fc.array(fc.stringMatching(/^[0-9]{0,300}$/), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+      fc.stringMatching(/^[a-z]{0,40}$/),
+      fc.array(fc.nat(), { maxLength: 40 }),
+      async (images, junk, cuts) => {
+        const text = junk +
+          images.map((image) =>
+            `--${MJPEG_BOUNDARY}\r\nContent-Type: image/png\r\n\r\n${image}\r\n`
+          ).join("") + `--${MJPEG_BOUNDARY}\r\n`;
+        const parts: string[] = [];
+        for await (
+          const part of readMjpegParts(
+            streamOf(cut(encoder.encode(text), cuts)),
+          )
+        ) parts.push(new TextDecoder().decode(part.bytes));
+        assert.deepEqual(parts, images);
+      },
+    ),
+  );
+});
+
 Deno.test("readMjpegParts ends a part without Content-Length at the delimiter", async () => {
   const text =
     `--${MJPEG_BOUNDARY}\r\nContent-Type: image/png\r\n\r\nabc\r\n--${MJPEG_BOUNDARY}\r\n`;

@@ -220,25 +220,43 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
 const CRLF_CRLF = encoder.encode("\r\n\r\n");
 
 /**
- * Where `needle` starts in `view` at or after `from`, or -1 while it may
- * still come. Throws once it is sure to start more than `limit` bytes after
- * `from`: when found there, or when not found in a view so long that it
- * cannot start within the limit. So the verdict does not depend on how
- * the body was cut into reads.
+ * One search for `needle` in a queue that grows between calls: each call
+ * looks only at bytes that earlier calls could not rule out, so a part
+ * that arrives in many reads is scanned once, not once a read.
  */
-function findWithin(
-  view: Uint8Array,
-  needle: Uint8Array,
-  from: number,
-  limit: number,
-  what: string,
-): number {
-  const at = indexOf(view, needle, from);
-  const beyond = at >= 0
-    ? at - from > limit
-    : view.length - from - (needle.length - 1) > limit;
-  if (beyond) throw new RangeError(`Cannot read MJPEG: ${what}`);
-  return at;
+class Search {
+  readonly #needle: Uint8Array;
+  readonly #what: string;
+  #resume = -1;
+
+  constructor(needle: Uint8Array, what: string) {
+    this.#needle = needle;
+    this.#what = what;
+  }
+
+  /** Starts the search over, once the queue has moved past what it found. */
+  reset(): void {
+    this.#resume = -1;
+  }
+
+  /**
+   * Where the needle starts in `view` at or after `from`, or -1 while it
+   * may still come. Throws once it is sure to start more than `limit`
+   * bytes after `from`: when found there, or when not found in a view so
+   * long that it cannot start within the limit. So the verdict does not
+   * depend on how the body was cut into reads.
+   */
+  find(view: Uint8Array, from: number, limit: number): number {
+    const needle = this.#needle;
+    const at = indexOf(view, needle, Math.max(from, this.#resume));
+    const beyond = at >= 0
+      ? at - from > limit
+      : view.length - from - (needle.length - 1) > limit;
+    if (beyond) throw new RangeError(`Cannot read MJPEG: ${this.#what}`);
+    // Found, it is found again at once, until the part moves on.
+    this.#resume = at >= 0 ? at : view.length - (needle.length - 1);
+    return at;
+  }
 }
 
 /**
@@ -266,8 +284,18 @@ export async function* readMjpegParts(
 ): AsyncGenerator<MjpegPart, void, undefined> {
   const { boundary = MJPEG_BOUNDARY, maxPartBytes = 64 * 1024 * 1024 } =
     options;
-  const openLine = encoder.encode(`--${boundary}`);
-  const delimiter = encoder.encode(`\r\n--${boundary}`);
+  const openLine = new Search(
+    encoder.encode(`--${boundary}`),
+    `no boundary in the first ${maxPartBytes} bytes`,
+  );
+  const headEnd = new Search(
+    CRLF_CRLF,
+    `a part head runs past ${maxPartBytes} bytes without its blank line`,
+  );
+  const delimiter = new Search(
+    encoder.encode(`\r\n--${boundary}`),
+    `part without Content-Length exceeds ${maxPartBytes} bytes`,
+  );
   const queue = new ByteQueue();
   let head:
     | {
@@ -283,23 +311,13 @@ export async function* readMjpegParts(
       for (;;) {
         const view = queue.view();
         if (head === null) {
-          const start = findWithin(
-            view,
-            openLine,
-            0,
-            maxPartBytes,
-            `no boundary in the first ${maxPartBytes} bytes`,
-          );
+          const start = openLine.find(view, 0, maxPartBytes);
           if (start < 0) break;
           // A head that never ends must not grow the queue without bound.
-          const end = findWithin(
-            view,
-            CRLF_CRLF,
-            start,
-            maxPartBytes,
-            `a part head runs past ${maxPartBytes} bytes without its blank line`,
-          );
+          const end = headEnd.find(view, start, maxPartBytes);
           if (end < 0) break;
+          openLine.reset();
+          headEnd.reset();
           const lines = decoder.decode(view.subarray(start, end)).split("\r\n");
           let contentType = "";
           let contentLength: number | undefined;
@@ -328,14 +346,9 @@ export async function* readMjpegParts(
         }
         let bodyLength = head.contentLength;
         if (bodyLength === undefined) {
-          const at = findWithin(
-            view,
-            delimiter,
-            0,
-            maxPartBytes,
-            `part without Content-Length exceeds ${maxPartBytes} bytes`,
-          );
+          const at = delimiter.find(view, 0, maxPartBytes);
           if (at < 0) break;
+          delimiter.reset();
           bodyLength = at;
         }
         if (view.length < bodyLength) break;
