@@ -557,6 +557,42 @@ export function writeRtspResponse(response: RtspResponseInit): Uint8Array {
   );
 }
 
+/** An item of {@linkcode RtspMessageReader.next} that says a message could not be read. */
+export type RtspReadError = Extract<RtspReadItem, { type: "error" }>;
+
+/**
+ * The answer to a request that could not be read: the reader's status, the
+ * request's CSeq when it could be read, and what was wrong as a one-line
+ * body.
+ *
+ * @param error The reader's error item.
+ * @param serverName The `Server` header. @default {"udpimg"}
+ * @returns The response, for {@linkcode writeRtspResponse}.
+ *
+ * @example A body past the limit
+ * ```ts
+ * import { readErrorResponse } from "./message.ts";
+ * const response = readErrorResponse({
+ *   type: "error", status: 413, reason: "a 99999-byte body", cseq: "4", fatal: true,
+ * });
+ * console.log(response.status, response.body); // 413 "Cannot read the request: a 99999-byte body\r\n"
+ * ```
+ */
+export function readErrorResponse(
+  error: RtspReadError,
+  serverName = "udpimg",
+): RtspResponseInit {
+  return {
+    status: error.status,
+    headers: [
+      ...(error.cseq !== undefined ? [["CSeq", error.cseq] as const] : []),
+      ["Server", serverName],
+      ["Content-Type", "text/plain"],
+    ],
+    body: `Cannot read the request: ${error.reason}\r\n`,
+  };
+}
+
 /**
  * Writes a request, as a client sends it.
  *

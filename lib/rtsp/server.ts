@@ -16,7 +16,11 @@ import { FrameBoard } from "../viewer/frame_board.ts";
 import { RtspConnection } from "./_connection.ts";
 import { UdpPacer, type UdpPacing, UdpSink } from "./_udp.ts";
 import { type Credentials, DigestAuth } from "./digest.ts";
-import { writeInterleaved, writeRtspResponse } from "./message.ts";
+import {
+  readErrorResponse,
+  writeInterleaved,
+  writeRtspResponse,
+} from "./message.ts";
 import {
   type RtspSession,
   RtspSessions,
@@ -755,15 +759,7 @@ export class RtspServer implements AsyncDisposable {
       }
       connection.lastRequestMs = now;
       if (item.type === "error") {
-        connection.sendControl(writeRtspResponse({
-          status: item.status,
-          headers: [
-            ...(item.cseq !== undefined ? [["CSeq", item.cseq] as const] : []),
-            ["Server", "udpimg"],
-            ["Content-Type", "text/plain"],
-          ],
-          body: `Cannot read the request: ${item.reason}\r\n`,
-        }));
+        connection.sendControl(writeRtspResponse(readErrorResponse(item)));
         if (item.fatal) {
           connection.endAfterFlush();
           return;

@@ -7,6 +7,7 @@
  */
 
 import {
+  readErrorResponse,
   RtspMessageReader,
   type RtspReadItem,
   writeInterleaved,
@@ -123,15 +124,7 @@ function serve(chunks: readonly Uint8Array[], auth: boolean): unknown[] {
       items.push(settle(item));
       if (item.type === "error") {
         // As the server answers a request it cannot read.
-        writeRtspResponse({
-          status: item.status,
-          headers: [
-            ...(item.cseq !== undefined ? [["CSeq", item.cseq] as const] : []),
-            ["Server", "udpimg"],
-            ["Content-Type", "text/plain"],
-          ],
-          body: `Cannot read the request: ${item.reason}\r\n`,
-        });
+        writeRtspResponse(readErrorResponse(item));
       } else if (item.type === "request") {
         writeRtspResponse(
           sessions.handle(now, item.request, connection).response,
