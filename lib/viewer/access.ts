@@ -33,6 +33,8 @@ export interface AccessConfig {
   token: string | undefined;
 }
 
+import { textResponse } from "./_text.ts";
+
 const encoder = new TextEncoder();
 const TOKEN_PATTERN = /^[A-Za-z0-9._~-]{8,256}$/;
 const PAGE_PATHS = new Set(["/", "/index.html"]);
@@ -188,21 +190,6 @@ function parseHost(
   return { hostname, port: Number(rest.slice(1)) };
 }
 
-function refuse(
-  status: number,
-  body: string,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(body + "\n", {
-    status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "cache-control": "no-store",
-      ...headers,
-    },
-  });
-}
-
 /**
  * Decides whether the viewer answers `request`: `undefined` to go on, or
  * the response to send instead, which is a one-line refusal (403 for a
@@ -249,7 +236,7 @@ export function checkAccess(
       host === undefined || !isLoopback(host.hostname) ||
       host.port !== config.port
     ) {
-      return refuse(
+      return textResponse(
         403,
         `Refused: Host ${
           JSON.stringify(header ?? "")
@@ -275,7 +262,7 @@ export function checkAccess(
   if (!queryOk && !cookieOk && !headerOk) {
     const presented = byQuery !== null || byCookie !== undefined ||
       byHeader !== undefined;
-    return refuse(
+    return textResponse(
       401,
       presented
         ? "Refused: wrong token; open the address the viewer printed, with ?token="

@@ -18,6 +18,7 @@ import { type HistoryInput, ViewerHistory } from "./history.ts";
 import { MJPEG_BOUNDARY, mjpegContentType } from "./mjpeg.ts";
 import { PAGE_CSP, renderPage } from "./page.ts";
 import { Streamer } from "./_streamer.ts";
+import { textResponse } from "./_text.ts";
 import type {
   LinkStats,
   SenderStats,
@@ -154,17 +155,6 @@ const NO_STORE = "no-store";
 const CLOSE_GRACE_MS = 1000;
 const PAGE_PATHS = "/, /stream.mjpg, /wall.mjpg, /latest.jpg, /latest, " +
   "/stats or /history";
-
-function text(status: number, body: string, headers: HeadersInit = {}) {
-  return new Response(body + "\n", {
-    status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "cache-control": NO_STORE,
-      ...headers,
-    },
-  });
-}
 
 function json(body: string, head: boolean): Response {
   return new Response(head ? null : body, {
@@ -346,7 +336,7 @@ export class Viewer implements AsyncDisposable {
         hostname,
         port,
         onListen: () => {},
-        onError: () => text(500, "Internal error in the viewer"),
+        onError: () => textResponse(500, "Internal error in the viewer"),
       }, (request, info) => this.#handle(request, info));
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
@@ -636,7 +626,7 @@ export class Viewer implements AsyncDisposable {
     const refused = checkAccess(request, this.#access);
     if (refused !== undefined) return refused;
     if (this.#connections >= this.#maxConnections) {
-      return text(
+      return textResponse(
         503,
         `Busy: the viewer serves at most ${this.#maxConnections} requests and streams at once; close a viewer tab and retry`,
         { "retry-after": "5" },
@@ -650,9 +640,13 @@ export class Viewer implements AsyncDisposable {
 
   #route(request: Request): Response | Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return text(405, `Method ${request.method} is not allowed: use GET`, {
-        allow: "GET, HEAD",
-      });
+      return textResponse(
+        405,
+        `Method ${request.method} is not allowed: use GET`,
+        {
+          allow: "GET, HEAD",
+        },
+      );
     }
     const url = new URL(request.url);
     const sender = url.searchParams.get("sender") || undefined;
@@ -698,7 +692,10 @@ export class Viewer implements AsyncDisposable {
           download: url.searchParams.has("download"),
         });
       default:
-        return text(404, `Not found: ${url.pathname}. Try ${PAGE_PATHS}`);
+        return textResponse(
+          404,
+          `Not found: ${url.pathname}. Try ${PAGE_PATHS}`,
+        );
     }
   }
 
@@ -708,7 +705,7 @@ export class Viewer implements AsyncDisposable {
   ): Promise<Response> {
     const entry = this.#board.newest(sender);
     if (entry === undefined) {
-      return text(
+      return textResponse(
         404,
         sender === undefined
           ? "No frame yet: send one to the image port"
