@@ -118,11 +118,18 @@ export function lazyTranscoder<F extends ImageFormat>(
       }
       codecs ??= Promise.all([createDecoder("auto"), createEncoder("auto")])
         .then(([{ decoder }, { encoder }]) => {
-          if (decoder === undefined) {
+          try {
+            if (decoder === undefined) {
+              throw new Error(
+                "Cannot transcode: no image decoder can run here",
+              );
+            }
+            return { decoder, encoder, transcode: make(decoder, encoder) };
+          } catch (error) {
+            decoder?.close();
             encoder.close();
-            throw new Error("Cannot transcode: no image decoder can run here");
+            throw error;
           }
-          return { decoder, encoder, transcode: make(decoder, encoder) };
         });
       return await (await codecs).transcode(bytes, format);
     },
