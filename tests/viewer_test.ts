@@ -947,6 +947,21 @@ Deno.test("Viewer marks a silent sender stale and forgets it after forgetAfterMs
   await gone.body?.cancel();
 });
 
+Deno.test("Viewer outlives a counters callback that throws: /stats answers 500, the sampler goes on", async () => {
+  await using viewer = new Viewer({
+    counters: () => {
+      throw new Error("counters broke");
+    },
+  });
+  viewer.publishFrame(jpeg(ALICE));
+  const stats = await get(viewer, "/stats");
+  assert.equal(stats.status, 500);
+  await stats.body?.cancel();
+  const history = await get(viewer, "/history");
+  assert.equal(history.status, 200);
+  await history.body?.cancel();
+});
+
 Deno.test("Viewer /latest.jpg?download=1 names the snapshot after the sender and the time", async () => {
   await using viewer = new Viewer();
   viewer.publishFrame(jpeg(ALICE));

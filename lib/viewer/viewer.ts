@@ -610,10 +610,17 @@ export class Viewer implements AsyncDisposable {
       if (sample.latencyMs !== null) input.latencyMs = sample.latencyMs;
       senders.set(entry.sender, input);
     }
+    let dropped = 0;
+    try {
+      dropped = this.#countersNow().dropped;
+    } catch {
+      // A counters callback that throws costs /stats a 500; from the
+      // sampler's timer it would end the process.
+    }
     this.#history.record(nowMs, {
       frames: board.frames,
       bytes: board.bytes,
-      dropped: this.#countersNow().dropped,
+      dropped,
       lost,
       late,
     }, senders);
