@@ -36,7 +36,7 @@ import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { resolveEndpoint } from "./lib/net/open.ts";
 import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
-import { sleep } from "./lib/_sleep.ts";
+import { FrameClock } from "./lib/frame_clock.ts";
 import { StreamClient, type StreamClientOptions } from "./lib/stream/client.ts";
 import type { StreamSenderStats } from "./lib/stream/sender.ts";
 import {
@@ -365,6 +365,7 @@ await runMain(async () => {
   const status = live && !quiet && Deno.stdout.isTerminal()
     ? new StatusLine()
     : undefined;
+  const clock = frameRate > 0 ? new FrameClock(frameRate) : undefined;
   const started = performance.now();
   let frames = 0;
   let bytes = 0;
@@ -377,11 +378,7 @@ await runMain(async () => {
           `Cannot send ${frame.name} in one datagram: it is ${frame.bytes.length} bytes and the limit is ${MAX_DATAGRAM_BYTES}; drop --single to send it in chunks`,
         );
       }
-      if (frameRate > 0) {
-        const due = started + (frames * 1000) / frameRate;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait, signal);
-      }
+      await clock?.wait(signal);
       let reply: string;
       try {
         reply = await link.send(frame, signal);
@@ -602,21 +599,19 @@ async function streamFrames(
     : undefined;
   const ticker = status &&
     setInterval(() => status.update(client.stats, frames), 1000);
+  const clock = run.fps > 0 ? new FrameClock(run.fps) : undefined;
   const started = performance.now();
   let frames = 0;
   let bytes = 0;
   try {
     while (frames < run.count && !signal.aborted) {
       // A camera goes at its own pace, the newest frame winning; files and
-      // the pattern go as the path allows, or at --fps.
-      if (!run.live && run.fps === 0) await client.ready(signal);
+      // the pattern go as the path allows, at --fps at most, each one whole.
+      if (!run.live) await client.ready(signal);
       const frame = await source.next();
       if (frame === undefined || signal.aborted) break;
-      if (run.fps > 0) {
-        const wait = started + (frames * 1000) / run.fps - performance.now();
-        if (wait > 0) await sleep(wait, signal);
-        if (signal.aborted) break;
-      }
+      await clock?.wait(signal);
+      if (signal.aborted) break;
       client.send(frame.bytes);
       frames++;
       bytes += frame.bytes.length;

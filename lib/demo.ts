@@ -8,7 +8,7 @@
 
 import { ClassicClient, MessageClient } from "./classic/client.ts";
 import { openFrameSource } from "./frame_source.ts";
-import { sleep } from "./_sleep.ts";
+import { FrameClock } from "./frame_clock.ts";
 
 /** Options for {@linkcode runDemoSender}. */
 export interface DemoSenderOptions {
@@ -75,22 +75,17 @@ export async function runDemoSender(options: DemoSenderOptions): Promise<void> {
     });
   const started = performance.now();
   let frames = 0;
-  // Each due time follows the last one, or now when the sender fell behind
-  // (a server away for a while), so that it never sends a burst to catch up.
-  let nextFrameAt = started;
-  let nextMessageAt = started;
+  const frameClock = new FrameClock(fps);
+  const messageClock = new FrameClock(1);
   while (!signal.aborted) {
     try {
       const frame = await source.next();
       if (frame === undefined) return;
-      const wait = nextFrameAt - performance.now();
-      if (wait > 0) await sleep(wait, signal);
+      await frameClock.wait(signal);
       if (signal.aborted) return;
-      nextFrameAt = Math.max(nextFrameAt + 1000 / fps, performance.now());
       await client.send(frame.bytes, { signal });
       frames++;
-      if (messages !== undefined && performance.now() >= nextMessageAt) {
-        nextMessageAt = Math.max(nextMessageAt + 1000, performance.now());
+      if (messages !== undefined && messageClock.due()) {
         await messages.send({
           demo: "udpimg",
           frame: frames,

@@ -53,6 +53,7 @@ export type { AccessConfig } from "./viewer/access.ts";
 export * from "./image/pattern.ts";
 export * from "./image/scale.ts";
 export * from "./frame_source.ts";
+export * from "./frame_clock.ts";
 export { runDemoSender } from "./demo.ts";
 export type { DemoSenderOptions } from "./demo.ts";
 export * from "./record/mod.ts";
