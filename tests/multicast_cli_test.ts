@@ -45,7 +45,9 @@ for (const protocol of ["rtp", "stream"] as const) {
           dir,
         });
         assert.equal(result.frames.length, 2);
-        for (const frames of result.frames) assert.equal(frames.length, count);
+        result.frames.forEach((frames, i) =>
+          assert.equal(frames.length, count, result.summaries[i])
+        );
         // Every member saved the same frames, each a different one.
         assert.deepEqual(result.frames[0], result.frames[1]);
         assert.equal(new Set(result.frames[0]).size, count);
@@ -75,8 +77,8 @@ Deno.test({
         dir,
       });
       assert.equal(result.frames.length, 3);
-      for (const frames of result.frames) {
-        assert.equal(frames.length, count);
+      for (const [i, frames] of result.frames.entries()) {
+        assert.equal(frames.length, count, result.summaries[i]);
         assert.deepEqual(frames, result.frames[0]);
       }
       assert.ok(result.relayLost! > 0, "the relay dropped nothing");
