@@ -421,7 +421,7 @@ function render() {
   if (latency !== null) $("latency").textContent = String(Math.round(latency));
   $("detail").textContent = "decoded " + fmt(stats.decoded) + " · skipped " + fmt(stats.skipped) +
     " · received " + fmt(Math.round(stats.bytes / 1000)) + " KB · " + count + (count === 1 ? " sender" : " senders") +
-    " · all " + stats.fps.toFixed(1) + " fps · " + stats.viewers + (stats.viewers === 1 ? " stream" : " streams");
+    " · all " + stats.fps.toFixed(1) + " fps · " + stats.viewers + (stats.viewers === 1 ? " viewer" : " viewers");
   if (sender) {
     $("caption").textContent = [sender.sender, sender.format.toUpperCase()]
       .concat(sender.width ? [sender.width + "×" + sender.height] : [])
