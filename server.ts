@@ -9,14 +9,13 @@
 import {
   CompositeDecoder,
   createDecoder,
-  createEncoder,
   type DecoderMode,
 } from "./lib/codec/select.ts";
 import { extensionOf } from "./lib/codec/types.ts";
 import type { ReceivedMessage } from "./lib/classic/message.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
-import { pngToJpeg } from "./lib/viewer/transcode.ts";
+import { lazyTranscoder, pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
 import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
@@ -167,20 +166,6 @@ async function listenOrFallBack<T>(
     if (!fallBack || !/in use/i.test(errorLine(error))) throw error;
     return await listen(true);
   }
-}
-
-type Transcode = (bytes: Uint8Array, format: "png") => Promise<Uint8Array>;
-
-/**
- * Makes the viewer's PNG-to-JPEG transcoder on first use, with codecs of its
- * own, so that it works whatever --decoder says.
- */
-async function makeTranscoder(): Promise<Transcode> {
-  const [{ decoder }, { encoder }] = await Promise.all([
-    createDecoder("auto"),
-    createEncoder("auto"),
-  ]);
-  return pngToJpeg(decoder!, encoder);
 }
 
 await runMain(async () => {
@@ -358,6 +343,9 @@ await runMain(async () => {
   // Warnings go to stderr even with --quiet: they need the user's attention.
   const warnings = new LogLimiter(20, console.error);
   let viewer: Viewer | undefined;
+  // Codecs of its own, made at the first PNG, so that the viewer shows PNG
+  // as JPEG whatever --decoder says.
+  const viewerPng = lazyTranscoder(pngToJpeg);
   const listenOptions = {
     hostname: host,
     ...(groups.length > 0 && {
@@ -436,7 +424,6 @@ await runMain(async () => {
   }
 
   if (viewPort !== undefined) {
-    let transcoder: Promise<Transcode> | undefined;
     const stats = () => {
       const s = server.stats;
       return {
@@ -474,10 +461,7 @@ await runMain(async () => {
             open: values["view-open"],
             counters: stats,
             linkStats: (sender) => server.senderStats(sender),
-            transcode: async (bytes, format) => {
-              transcoder ??= makeTranscoder();
-              return await (await transcoder)(bytes, format);
-            },
+            transcode: viewerPng.transcode,
             frameHint: `deno task client --port ${image.port}`,
             messageHint:
               `deno task msg --port ${msg.port} --data '{"hello":"world"}'`,
@@ -585,6 +569,7 @@ await runMain(async () => {
     await demoSender;
     await server.close();
     await viewer?.close();
+    await viewerPng.close();
     await rtsp?.close();
     for (const line of await outputs.close()) console.log(line);
     decoder?.close();

@@ -63,6 +63,36 @@ Deno.test("server --view serves frames from a real client, and a stalled viewer 
   assert.equal((await server.exit()).code, 0);
 });
 
+Deno.test("server --view shows a PNG frame as JPEG at /latest.jpg, and exits 0 on SIGTERM after transcoding", async () => {
+  await using server = script("server.ts", [
+    "--port",
+    "0",
+    "--msg-port",
+    "0",
+    "--view",
+    "0",
+  ]);
+  const ready = await server.waitFor(/^ready image=[\d.]+:(\d+) msg=/);
+  const url =
+    (await server.waitFor(/^viewer: (http:\/\/127\.0\.0\.1:\d+\/)$/))[1]!;
+  await using client = script("client.ts", [
+    "--port",
+    ready[1]!,
+    "--count",
+    "1",
+    "--quiet",
+    `${root}tests/fixtures/astronaut.png`,
+  ]);
+  assert.equal((await client.exit()).code, 0, client.stderr.join("\n"));
+  await server.waitFor(/^frame 1: \d+ bytes 512x512 png/);
+  const latest = await fetch(`${url}latest.jpg`);
+  assert.equal(latest.headers.get("content-type"), "image/jpeg");
+  const jpeg = new Uint8Array(await latest.arrayBuffer());
+  assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8]);
+  server.kill("SIGTERM");
+  assert.equal((await server.exit()).code, 0, server.stderr.join("\n"));
+});
+
 Deno.test("server --view-host beyond loopback prints a token URL, and --view-open warns instead", async () => {
   const viewerArgs = ["--port", "0", "--msg-port", "0", "--view", "0"];
   {
