@@ -19,6 +19,7 @@ import { lazyTranscoder, pngToJpeg } from "./lib/viewer/transcode.ts";
 import { Viewer } from "./lib/viewer/viewer.ts";
 import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
+import { reachableHost } from "./lib/net/_ip.ts";
 import { MulticastError } from "./lib/net/errors.ts";
 import { isMulticast, multicastBindAddress } from "./lib/net/multicast.ts";
 import {
@@ -143,13 +144,6 @@ function summary(stats: ServerStats, keyed: boolean): string {
   return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
     stats.seconds.toFixed(2)
   } fps=${fps.toFixed(1)}${extra}`;
-}
-
-/** An address a local client can send to: loopback for a wildcard bind. */
-function reachable(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  if (hostname === "::") return "::1";
-  return hostname;
 }
 
 /**
@@ -498,7 +492,7 @@ await runMain(async () => {
   const stopDemo = new AbortController();
   const demoSender = demo
     ? runDemoSender({
-      hostname: reachable(image.hostname),
+      hostname: reachableHost(image.hostname),
       port: image.port,
       messagePort: msg.port,
       signal: stopDemo.signal,

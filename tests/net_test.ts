@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { EndpointCache } from "../lib/net/_endpoint_cache.ts";
-import { endpointKey, formatIp, parseIp } from "../lib/net/_ip.ts";
+import {
+  endpointKey,
+  formatIp,
+  parseIp,
+  reachableHost,
+  urlHost,
+} from "../lib/net/_ip.ts";
 import { BindError, SendError } from "../lib/net/errors.ts";
 import {
   openDatagramSocket,
@@ -469,6 +475,24 @@ Deno.test("parseIp accepts IPv4, IPv6 and localhost and rejects the rest", () =>
     ]
   ) {
     assert.equal(parseIp(bad), undefined, bad);
+  }
+});
+
+Deno.test("reachableHost and urlHost turn a wildcard bind into loopback, and urlHost brackets IPv6", () => {
+  for (
+    const [bound, reachable, host] of [
+      ["0.0.0.0", "127.0.0.1", "127.0.0.1"],
+      ["::", "::1", "[::1]"],
+      ["127.0.0.1", "127.0.0.1", "127.0.0.1"],
+      ["192.0.2.7", "192.0.2.7", "192.0.2.7"],
+      ["::1", "::1", "[::1]"],
+      ["2001:db8::5", "2001:db8::5", "[2001:db8::5]"],
+      ["localhost", "localhost", "localhost"],
+    ]
+  ) {
+    assert.equal(reachableHost(bound!), reachable, bound);
+    assert.equal(urlHost(bound!), host, bound);
+    assert.equal(new URL(`http://${urlHost(bound!)}:80/`).hostname, host);
   }
 });
 

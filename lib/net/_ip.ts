@@ -162,6 +162,48 @@ export function endpointKey(endpoint: Endpoint): string {
     : `${endpoint.hostname}:${endpoint.port}`;
 }
 
+/**
+ * The address to reach a socket bound to `hostname` on this machine: a
+ * wildcard (`0.0.0.0`, `::`) becomes the loopback of its family, and any
+ * other address stays as it is.
+ *
+ * @param hostname The address a socket is bound to.
+ * @returns An address a local peer can send or connect to.
+ *
+ * @example The wildcards and a named address
+ * ```ts
+ * import { reachableHost } from "./_ip.ts";
+ * console.log(reachableHost("0.0.0.0")); // "127.0.0.1"
+ * console.log(reachableHost("::")); // "::1"
+ * console.log(reachableHost("192.0.2.7")); // "192.0.2.7"
+ * ```
+ */
+export function reachableHost(hostname: string): string {
+  if (hostname === "0.0.0.0") return "127.0.0.1";
+  if (hostname === "::") return "::1";
+  return hostname;
+}
+
+/**
+ * The host part of a URL for a server bound to `hostname`: as
+ * {@linkcode reachableHost}, with IPv6 in brackets.
+ *
+ * @param hostname The address a server is bound to.
+ * @returns A host to put between `scheme://` and `:port`.
+ *
+ * @example URLs for IPv4 and IPv6 servers
+ * ```ts
+ * import { urlHost } from "./_ip.ts";
+ * console.log(`http://${urlHost("0.0.0.0")}:8080/`); // "http://127.0.0.1:8080/"
+ * console.log(`rtsp://${urlHost("::")}:8554/`); // "rtsp://[::1]:8554/"
+ * console.log(urlHost("fe80::1")); // "[fe80::1]"
+ * ```
+ */
+export function urlHost(hostname: string): string {
+  const host = reachableHost(hostname);
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 /** Checks a UDP port number, throwing a RangeError that says what is wrong. */
 export function checkPort(port: number, what: string): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

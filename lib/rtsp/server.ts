@@ -8,7 +8,7 @@
  */
 
 import type { ImageFormat } from "../codec/types.ts";
-import { endpointKey } from "../net/_ip.ts";
+import { endpointKey, urlHost } from "../net/_ip.ts";
 import { openDatagramSocket } from "../net/open.ts";
 import type { DatagramSocket } from "../net/types.ts";
 import { type ParsedJpeg, parseJpeg } from "../rtp/jpeg.ts";
@@ -145,12 +145,6 @@ interface Pipeline {
 
 /** How many connections past the cap are read, to answer 503. */
 const REFUSING_EXTRA = 16;
-
-function urlHost(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  if (hostname === "::") return "[::1]";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
-}
 
 /**
  * The sender keys a stream path may name: `host:port` and `[v6]:port` as

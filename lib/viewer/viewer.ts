@@ -19,6 +19,7 @@ import { MJPEG_BOUNDARY, mjpegContentType } from "./mjpeg.ts";
 import { PAGE_CSP, renderPage } from "./page.ts";
 import { Streamer } from "./_streamer.ts";
 import { textResponse } from "./_text.ts";
+import { urlHost } from "../net/_ip.ts";
 import type {
   LinkStats,
   SenderStats,
@@ -160,12 +161,6 @@ function json(body: string, head: boolean): Response {
   return new Response(head ? null : body, {
     headers: { "content-type": "application/json", "cache-control": NO_STORE },
   });
-}
-
-function urlHost(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  if (hostname === "::") return "[::1]";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
 function toJson(stats: ViewerStats): string {
