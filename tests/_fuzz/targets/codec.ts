@@ -1,6 +1,7 @@
 /**
  * Fuzz target of the codecs' header inspection (`lib/codec/_inspect.ts`),
- * which runs on every received frame before any pixel memory is allocated.
+ * which runs on every received frame before any pixel memory is allocated,
+ * and of the viewer's and recorder's `imageDimensions` over it.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   type ImageFormat,
   sniffFormat,
 } from "../../../lib/codec/types.ts";
+import { imageDimensions } from "../../../lib/viewer/_dimensions.ts";
 import { type Field, mutate, randomDatagram } from "../mutate.ts";
 import { type FuzzTarget, invariant, param } from "../target.ts";
 
@@ -31,7 +33,7 @@ const LIMITS = resolveLimits({});
 export const codecInspectTarget: FuzzTarget = {
   name: "codec-inspect",
   about:
-    "inspectImage and checkSize on mutated JPEG and PNG files: only DecodeError, sizes in range",
+    "inspectImage, checkSize and imageDimensions on mutated JPEG and PNG files: only DecodeError, sizes in range",
   generate: (rng, corpus) => {
     const datagrams = [];
     const count = 1 + rng.below(8);
@@ -56,6 +58,8 @@ export const codecInspectTarget: FuzzTarget = {
       // As the decoders call it: with the sniffed format, or a forced one.
       const format: ImageFormat = sniffFormat(bytes) ??
         (param(input, "png", 0) ? "png" : "jpeg");
+      // Never throws: its size is the inspection's, or undefined.
+      const size = imageDimensions(bytes, format);
       let inspection;
       try {
         inspection = inspectImage(bytes, format);
@@ -67,8 +71,16 @@ export const codecInspectTarget: FuzzTarget = {
               error instanceof Error ? `${error.name}: ${error.message}` : error
             }`,
         );
+        invariant(size === undefined, () => `sized as ${JSON.stringify(size)}`);
         continue;
       }
+      invariant(
+        inspection.width > 0 && inspection.height > 0
+          ? size?.width === inspection.width &&
+            size.height === inspection.height
+          : size === undefined,
+        () => `sized as ${JSON.stringify(size)}`,
+      );
       const most = format === "jpeg" ? 0xffff : 0xffff_ffff;
       invariant(
         Number.isInteger(inspection.width) && inspection.width >= 0 &&
