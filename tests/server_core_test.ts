@@ -25,36 +25,71 @@ Deno.test("SenderTable never holds more than maxEntries, evicting the least rece
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 8 }),
-      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 20 })), {
-        maxLength: 200,
-      }),
+      fc.array(
+        fc.tuple(
+          fc.oneof(
+            { arbitrary: fc.constant("set"), weight: 8 },
+            { arbitrary: fc.constant("get"), weight: 8 },
+            { arbitrary: fc.constant("peek"), weight: 2 },
+            { arbitrary: fc.constant("delete"), weight: 2 },
+            { arbitrary: fc.constant("evict"), weight: 1 },
+            { arbitrary: fc.constant("clear"), weight: 1 },
+          ),
+          fc.integer({ min: 0, max: 11 }),
+        ),
+        { maxLength: 200, size: "max" },
+      ),
       (max, ops) => {
         const evicted: string[] = [];
         const table = new SenderTable<number>({
           maxEntries: max,
           onEvict: (key) => evicted.push(key),
         });
-        // A model: keys in least-recently-used order.
+        // A model: keys in least-recently-used order. Runs of gets of one
+        // key (the newest) come up often, as they do per datagram.
         const model: string[] = [];
-        for (const [isSet, n] of ops) {
+        for (const [op, n] of ops) {
           const key = `k${n}`;
           const at = model.indexOf(key);
-          if (isSet) {
-            table.set(key, n);
-            if (at >= 0) model.splice(at, 1);
-            else if (model.length >= max) {
-              assert.equal(evicted.at(-1), model.shift());
+          switch (op) {
+            case "set":
+              table.set(key, n);
+              if (at >= 0) model.splice(at, 1);
+              else if (model.length >= max) {
+                assert.equal(evicted.at(-1), model.shift());
+              }
+              model.push(key);
+              break;
+            case "get":
+              for (let i = 0; i < 1 + (n % 3); i++) {
+                assert.equal(table.get(key), at >= 0 ? n : undefined);
+              }
+              if (at >= 0) model.push(...model.splice(at, 1));
+              break;
+            case "peek":
+              assert.equal(table.peek(key), at >= 0 ? n : undefined);
+              break;
+            case "delete":
+              assert.equal(table.delete(key), at >= 0);
+              if (at >= 0) model.splice(at, 1);
+              break;
+            case "evict": {
+              const oldest = model.shift();
+              assert.equal(table.evictOldest()?.[0], oldest);
+              if (oldest !== undefined) assert.equal(evicted.at(-1), oldest);
+              break;
             }
-            model.push(key);
-          } else {
-            assert.equal(table.get(key), at >= 0 ? n : undefined);
-            if (at >= 0) model.push(...model.splice(at, 1));
+            case "clear":
+              table.clear();
+              model.length = 0;
+              break;
           }
           assert.ok(table.size <= max);
           assert.deepEqual([...table].map(([k]) => k), model);
         }
       },
     ),
+    { numRuns: 300 },
   );
 });
 

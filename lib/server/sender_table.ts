@@ -48,6 +48,11 @@ export class SenderTable<V> implements Iterable<[string, V]> {
   readonly #entries = new Map<string, V>();
   readonly #maxEntries: number;
   readonly #onEvict: ((key: string, value: V) => void) | undefined;
+  // The last key set or moved to the end. While it is in the map it is the
+  // last entry (removals never touch the last but by removing it), so a get
+  // of it, the common case of a run of datagrams from one sender, needs no
+  // reordering.
+  #newest: string | undefined;
 
   /**
    * Makes an empty table.
@@ -83,9 +88,10 @@ export class SenderTable<V> implements Iterable<[string, V]> {
   get(key: string): V | undefined {
     const entries = this.#entries;
     const value = entries.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.#newest) {
       entries.delete(key);
       entries.set(key, value);
+      this.#newest = key;
     }
     return value;
   }
@@ -113,6 +119,7 @@ export class SenderTable<V> implements Iterable<[string, V]> {
       this.evictOldest();
     }
     entries.set(key, value);
+    this.#newest = key;
   }
 
   /**
