@@ -725,7 +725,12 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
     this.#schedule();
   }
 
-  /** Sets the one timer to the earliest time a receiver asked for. */
+  /**
+   * Sets the one timer to the earliest time a receiver asked for. A timer
+   * already armed for that time or earlier stays: firing early costs one
+   * handleTimeout that finds nothing due and schedules again, where moving
+   * it later each time a frame completes would cost a clear and a set.
+   */
   #schedule(): void {
     if (this.#closed) return;
     let due = Infinity;
@@ -733,7 +738,7 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       const at = receiver.pollTimeout();
       if (at !== undefined && at < due) due = at;
     }
-    if (due === this.#timerDue) return;
+    if (due >= this.#timerDue && this.#timer !== undefined) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerDue = due;
