@@ -166,7 +166,11 @@ export interface ProtocolReceiver {
   ): void;
   /** The next time {@linkcode handleTimeout} is due, or `undefined`. */
   pollTimeout(): number | undefined;
-  /** Lets timers fire: retransmission requests, reports, expiry. */
+  /**
+   * Lets timers fire: retransmission requests, reports, expiry. It may come
+   * before the time {@linkcode pollTimeout} gave (one timer serves every
+   * receiver, and is not moved later): do only what is due at `now`.
+   */
   handleTimeout(now: number): void;
   /** The next datagram to send, or `undefined`. */
   pollTransmit(): Transmit | undefined;
