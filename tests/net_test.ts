@@ -10,6 +10,7 @@ import {
 } from "../lib/net/_ip.ts";
 import { BindError, SendError } from "../lib/net/errors.ts";
 import {
+  clientBindOptions,
   openDatagramSocket,
   receiveBufferTooSmall,
   receiveBufferWarning,
@@ -494,6 +495,32 @@ Deno.test("reachableHost and urlHost turn a wildcard bind into loopback, and url
     assert.equal(urlHost(bound!), host, bound);
     assert.equal(new URL(`http://${urlHost(bound!)}:80/`).hostname, host);
   }
+});
+
+Deno.test("clientBindOptions binds a free port on the wildcard of the server's family, or the given address", () => {
+  assert.deepEqual(
+    clientBindOptions({ hostname: "127.0.0.1", port: 9999 }, {}),
+    { hostname: "0.0.0.0", port: 0, implementation: "auto" },
+  );
+  assert.equal(
+    clientBindOptions({ hostname: "::1", port: 9999 }, {}).hostname,
+    "::",
+  );
+  assert.deepEqual(
+    clientBindOptions({ hostname: "239.1.2.3", port: 5004 }, {
+      bindHostname: "127.0.0.1",
+      implementation: "deno",
+      multicastTtl: 4,
+      multicastInterface: "127.0.0.1",
+    }),
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      implementation: "deno",
+      multicastTtl: 4,
+      multicastInterface: "127.0.0.1",
+    },
+  );
 });
 
 Deno.test("formatIp and parseIp round-trip any IPv4 or IPv6 address", () => {

@@ -292,7 +292,32 @@ export async function openClientSocket(
     hostname: options.hostname,
     port: options.port,
   });
-  const socket = await openDatagramSocket({
+  const socket = await openDatagramSocket(clientBindOptions(peer, options));
+  return { socket, peer };
+}
+
+/**
+ * What {@linkcode openClientSocket} binds for a resolved server: a free
+ * port on `bindHostname`, by default the wildcard address of the server's
+ * family, with the multicast options. A client with a second socket for the
+ * same server (RTP's RTCP) binds it with these too.
+ *
+ * @param peer The server's resolved address.
+ * @param options What to bind.
+ * @returns Options for {@linkcode openDatagramSocket}.
+ *
+ * @example The wildcard of an IPv6 server's family
+ * ```ts
+ * import { clientBindOptions } from "./open.ts";
+ * const bind = clientBindOptions({ hostname: "::1", port: 9999 }, {});
+ * console.log(bind.hostname, bind.port); // "::" 0
+ * ```
+ */
+export function clientBindOptions(
+  peer: Endpoint,
+  options: Omit<OpenClientSocketOptions, "hostname" | "port">,
+): OpenDatagramSocketOptions {
+  return {
     hostname: options.bindHostname ??
       (peer.hostname.includes(":") ? "::" : "0.0.0.0"),
     port: 0,
@@ -301,6 +326,5 @@ export async function openClientSocket(
       { multicastTtl: options.multicastTtl }),
     ...(options.multicastInterface !== undefined &&
       { multicastInterface: options.multicastInterface }),
-  });
-  return { socket, peer };
+  };
 }

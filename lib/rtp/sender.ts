@@ -9,7 +9,11 @@
  */
 
 import { sleep } from "../_sleep.ts";
-import { openDatagramSocket, resolveEndpoint } from "../net/open.ts";
+import {
+  clientBindOptions,
+  openDatagramSocket,
+  resolveEndpoint,
+} from "../net/open.ts";
 import type { DatagramSocket, Endpoint } from "../net/types.ts";
 import { type ParsedJpeg, parseJpeg } from "./jpeg.ts";
 import {
@@ -132,16 +136,12 @@ export class RtpJpegSender implements AsyncDisposable {
       hostname: options.hostname,
       port: options.port,
     });
-    const bind = {
-      hostname: options.bindHostname ??
-        (to.hostname.includes(":") ? "::" : "0.0.0.0"),
-      port: 0,
-      implementation: options.socketImplementation ?? "auto",
-      ...(options.multicastTtl !== undefined &&
-        { multicastTtl: options.multicastTtl }),
-      ...(options.multicastInterface !== undefined &&
-        { multicastInterface: options.multicastInterface }),
-    } as const;
+    const bind = clientBindOptions(to, {
+      bindHostname: options.bindHostname,
+      implementation: options.socketImplementation,
+      multicastTtl: options.multicastTtl,
+      multicastInterface: options.multicastInterface,
+    });
     const rtcpPort = options.rtcpPort === undefined
       ? to.port + 1
       : options.rtcpPort;
