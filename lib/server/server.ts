@@ -257,14 +257,8 @@ export interface FrameServerOptions extends ReassemblerOptions {
 /** Counters per sender are kept for this many senders. */
 const MAX_SENDER_STATS = 256;
 
-interface SenderRecord {
-  protocol: ProtocolName;
-  frames: number;
-  bytes: number;
-  dropped: number;
-  lost: number;
-  late: number;
-  latencyMs: number | undefined;
+/** A sender's counters as kept: the latency as a histogram, not percentiles. */
+interface SenderRecord extends Omit<ServerSenderStats, "latency"> {
   latencyEstimated: boolean;
   latency: LatencyHistogram | undefined;
 }
