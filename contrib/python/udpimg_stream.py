@@ -63,10 +63,11 @@ import time
 # sender-report (7): sender clock (64), echoed clock (64), delay since (32),
 #   next frame id (32): 44 bytes
 # bye (8): no body
+# notice (9): code (8), reserved (24), UTF-8 text; unsealed, packet number 0
 
 VERSION = 1
-DATA, PARITY, NACK, REPORT, MESSAGE, MESSAGE_ACK, SENDER_REPORT, BYE = range(1, 9)
-FROM_RECEIVER_TYPES = frozenset((NACK, REPORT, MESSAGE_ACK))
+DATA, PARITY, NACK, REPORT, MESSAGE, MESSAGE_ACK, SENDER_REPORT, BYE, NOTICE = range(1, 10)
+FROM_RECEIVER_TYPES = frozenset((NACK, REPORT, MESSAGE_ACK, NOTICE))
 FLAG_SEALED = 0x01
 FLAG_PARITY_FOLLOWS = 0x02
 FLAG_RETRANSMISSION = 0x04
@@ -83,6 +84,8 @@ REPORT_BYTES = 96
 SENDER_REPORT_BYTES = 44
 MESSAGE_HEADER_BYTES = 24
 MESSAGE_ACK_HEADER_BYTES = 28
+NOTICE_HEADER_BYTES = 24
+NOTICE_NO_KEY = 1
 WHOLE_FRAME = 0xFFFF
 MAX_CHUNKS = 0xFFFF
 DEFAULT_DATAGRAM_BYTES = 1200
@@ -121,10 +124,10 @@ def read_fixed(datagram) -> tuple:
     if len(datagram) < HEADER_BYTES or datagram[0] != 0x55 or datagram[1] != 0x53:
         return "stray"
     magic, version, kind, flags, stream_id, number = FIXED.unpack_from(datagram)
+    if kind < DATA or kind > NOTICE:
+        return "malformed"
     if version != VERSION:
         return "unsupported"
-    if kind < DATA or kind > BYE:
-        return "malformed"
     if flags & ~KNOWN_FLAGS:
         return "flags"
     from_receiver = number >= DIRECTION_BIT
@@ -310,11 +313,12 @@ class SentFrame:
 
 
 class Pacer:
-    """A token bucket in bytes: bursts of about two milliseconds' worth."""
+    """A token bucket in bytes: bursts of at most 4 ms of the rate, and at
+    least 4800 bytes (docs/PROTOCOL.md, "The sender")."""
 
     def __init__(self, rate_bytes: float, datagram_bytes: int) -> None:
         self.rate = rate_bytes
-        self.depth = max(4 * datagram_bytes, rate_bytes * 0.002)
+        self.depth = max(4800, rate_bytes * 0.004)
         self.tokens = self.depth
         self.updated = None
 
@@ -382,15 +386,22 @@ class Sender:
         self.history: collections.OrderedDict[int, SentFrame] = collections.OrderedDict()
         self.history_held = 0
         self.resend = collections.deque()  # (frame, index)
-        self.resend_tokens = 256 * 1024.0
-        self.resend_cap = max(256 * 1024.0, rate_bps / 8 / 4)
+        # Retransmissions: a quarter of the pacing rate, full at the first NACK.
+        self.resend_rate = rate_bps / 8 / 4
+        self.resend_depth = max(64 * 1024.0, self.resend_rate * 0.05)
+        self.resend_tokens = self.resend_depth
+        self.resend_updated = None
         self.messages: collections.OrderedDict[int, OutgoingMessage] = collections.OrderedDict()
         self.next_message_id = 0
         self.last_report = None  # (receiver clock, arrival time)
         self.last_sender_report = -1e9
-        self.sender_report_due = now + self.SENDER_REPORT_IDLE_INTERVAL
+        # The first datagram is a sender report: it starts the receiver's
+        # clock exchange before any frame.
+        self.sender_report_due = now
+        self.final_report_due = math.inf
         self.started = now
         self.finishing_since = None
+        self.notices: list = []  # texts of notices, each shown once
         self.byes_left = 0
         self.done = False
         self._scratch = bytearray(MAX_DATAGRAM_BYTES)
@@ -481,6 +492,10 @@ class Sender:
             if NACK_HEADER_BYTES + NACK_ENTRY_BYTES * entries > size:
                 self.ignored += 1
                 return
+            if self.resend_updated is not None:
+                self.resend_tokens = min(self.resend_depth, self.resend_tokens
+                                         + (now - self.resend_updated) * self.resend_rate)
+            self.resend_updated = now
             for k in range(entries):
                 frame_id, first, bitmap = NACK_ENTRY.unpack_from(
                     datagram, NACK_HEADER_BYTES + NACK_ENTRY_BYTES * k)
@@ -510,6 +525,16 @@ class Sender:
             if message is not None:
                 reply = bytes(datagram[MESSAGE_ACK_HEADER_BYTES:]).decode("utf-8", "replace")
                 self.events.append(("ack", message_id, status, reply, now - message.first_sent))
+        elif kind == NOTICE:
+            # Unsealed, so anyone could forge one: shown, never acted on.
+            if size < NOTICE_HEADER_BYTES:
+                self.ignored += 1
+                return
+            text = bytes(datagram[NOTICE_HEADER_BYTES:]).decode("utf-8", "replace")
+            code = datagram[20]
+            if code not in self.notices and len(self.notices) < 8:
+                self.notices.append(code)
+                self.events.append(("notice", code, text))
 
     def _answer(self, now: float, frame_id: int, first: int, bitmap: int) -> None:
         frame = self.history.get(frame_id)
@@ -529,11 +554,16 @@ class Sender:
             # sent again is so at most once per half RTT.
             if index >= frame.count or (frame is self.current and index >= frame.next_index):
                 continue
-            if frame.resent_at[index] > recently:
+            if frame.resent_at[index] > recently or frame.queued[index]:
                 self.suppressed += 1
-            elif not frame.queued[index]:
-                frame.queued[index] = 1
-                self.resend.append((frame, index))
+                continue
+            cost = DATA_HEADER_BYTES + frame.size
+            if self.resend_tokens < cost:
+                self.skipped += 1  # past the cap: the receiver asks again
+                continue
+            self.resend_tokens -= cost
+            frame.queued[index] = 1
+            self.resend.append((frame, index))
 
     # -- datagrams out -----------------------------------------------------
 
@@ -582,8 +612,9 @@ class Sender:
         if self.last_report is not None:
             echoed = self.last_report[0]
             delay = min(U32, int((now - self.last_report[1]) * 1e6))
-        next_id = self.current.id if self.current is not None else self.next_frame_id
-        body = SENDER_REPORT_BODY.pack(self.clock.us(now), echoed, delay, next_id)
+        # The frame being sent counts: it has its id once its first datagram
+        # may go (a whole-frame NACK for it is answered with what was sent).
+        body = SENDER_REPORT_BODY.pack(self.clock.us(now), echoed, delay, self.next_frame_id)
         self.last_sender_report = now
         self.sender_report_due = now + self.SENDER_REPORT_IDLE_INTERVAL
         return self._control(now, SENDER_REPORT, body)
@@ -612,14 +643,10 @@ class Sender:
             frame.queued[index] = 0
             if self.history.get(frame.id) is not frame:
                 continue
-            size = DATA_HEADER_BYTES + len(frame.chunk(index))
-            if self.resend_tokens < size:
-                self.skipped += 1
-                continue
-            self.resend_tokens -= size
             self.resent += 1
             frame.resent_at[index] = now
-            datagram = self._data(now, frame, index, frame.flags | FLAG_RETRANSMISSION)
+            # `parity follows` belongs to a chunk's first sending only.
+            datagram = self._data(now, frame, index, FLAG_RETRANSMISSION)
             self._sent(datagram)
             return datagram
         frame = self.current
@@ -631,7 +658,6 @@ class Sender:
                 index = frame.next_index
                 frame.next_index += 1
                 datagram = self._data(now, frame, index, frame.flags)
-                self.resend_tokens = min(self.resend_cap, self.resend_tokens + len(datagram) / 4)
             else:
                 datagram = self._parity(now, frame, *frame.parities.popleft())
                 self.parity_sent += 1
@@ -640,12 +666,19 @@ class Sender:
                 self.frames_sent += 1
                 self.frame_bytes += len(frame.data)
                 self.current = None
-                if self.finishing_since is not None and self.waiting is None:
-                    # Tell the receiver at once that the last frame is whole.
-                    self.sender_report_due = now
             self._sent(datagram)
             return datagram
-        if self.finishing_since is not None and self._finished(now):
+        if self.finishing_since is None or self.resend or self.waiting is not None:
+            return None
+        if not self._finished(now):
+            if now >= self.final_report_due:
+                # Says where the stream ends, so that a receiver that lost the
+                # last frame whole asks for it; again every few round trips.
+                self.final_report_due = now + max(0.01, 2 * self.rtt.smoothed)
+                datagram = self._sender_report(now)
+                self._sent(datagram)
+                return datagram
+        else:
             if self.byes_left > 0:
                 self.byes_left -= 1
                 datagram = self._control(now, BYE)
@@ -671,7 +704,10 @@ class Sender:
         return datagram
 
     def expire(self, now: float) -> None:
-        """Forgets frames older than the history keeps."""
+        """Forgets frames older than the history keeps; while closing, none
+        goes by age, so that the last frames stay answerable to the end."""
+        if self.finishing_since is not None:
+            return
         keep = self.latency + 0.2
         while self.history:
             oldest = next(iter(self.history.values()))
@@ -685,20 +721,19 @@ class Sender:
         if self.finishing_since is None:
             self.finishing_since = now
             self.byes_left = 2
-            if self.idle:
-                self.sender_report_due = now
+            self.final_report_due = now
 
     def _finished(self, now: float) -> bool:
+        """Whether to say bye: the receiver reported every frame resolved
+        (its next frame id reached ours), or a latency budget and a second
+        passed since closing began."""
         if self.messages:
             return False
-        if self.next_frame_id == 0 and self.frames_sent == 0:
+        if self.next_frame_id == 0:
             return True
-        last = (self.next_frame_id - 1) & U32
-        if self.report is not None and serial_diff(self.report[5], last) > 0:
+        if self.report is not None and serial_diff(self.report[5], self.next_frame_id) >= 0:
             return True
-        last_sent = max((f.finished_at for f in self.history.values()
-                         if f.finished_at is not None), default=self.finishing_since)
-        return now - max(last_sent, self.finishing_since) >= self.latency + 1.0
+        return now - self.finishing_since >= self.latency + 1.0
 
     def poll_timeout(self, now: float) -> float:
         """When to call poll_transmit again, at the latest."""
@@ -708,7 +743,7 @@ class Sender:
         if self.resend or self.current is not None or self.waiting is not None:
             due = min(due, self.pacer.next_time(now, self.datagram_bytes))
         elif self.finishing_since is not None:
-            due = min(due, now + 0.01)
+            due = min(due, self.final_report_due, self.finishing_since + self.latency + 1.0)
         return due
 
 
@@ -1655,10 +1690,7 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
                           flush=True)
                 continue
             sender.handle_datagram(now, view[:n])
-        while sender.events:
-            event = sender.events.popleft()
-            if on_event is not None:
-                on_event(event)
+        _drain_sender_events(sock, sender, on_event)
         if source is not None and next_frame is not None and now >= next_frame:
             next_frame = source(now)
             if next_frame is None:
@@ -1685,9 +1717,30 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
             wake = min(wake, next_frame)
         timeout = min(max(0.0, wake - time.monotonic()), 0.05)
         select.select([sock], [sock] if blocked else [], [], timeout)
+    _drain_sender_events(sock, sender, on_event)
+
+
+NOTICE_HINTS = {
+    1: "this sender does not seal, so this is a forgery or a stray",
+    2: "this sender cannot seal (sealing is not implemented here): use client.ts --key-file",
+    3: "this sender does not seal, so this is a forgery or a stray",
+}
+
+
+def _drain_sender_events(sock: socket.socket, sender: Sender, on_event) -> None:
     while sender.events:
         event = sender.events.popleft()
-        if on_event is not None:
+        if event[0] == "notice":
+            _, code, text = event
+            try:
+                host, port = sock.getpeername()[:2]
+            except OSError:
+                host, port = "the receiver", "?"
+            shown = " ".join(text.split())[:200] or f"code {code}"
+            print(f"warning: {host}:{port} says: {shown}; "
+                  f"{NOTICE_HINTS.get(code, 'an unknown notice, ignored')}",
+                  file=sys.stderr, flush=True)
+        elif on_event is not None:
             on_event(event)
 
 
