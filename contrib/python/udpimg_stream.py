@@ -803,6 +803,9 @@ class Stream:
     MAX_FRAMES = 64
     MAX_GAP = 4096  # a forward jump past this many frames is a restart
     LOG = 4096  # packet numbers remembered for duplicate detection
+    MAX_JUMP = 1 << 20  # a larger step forward is forged: it moves no window
+    REPORT_CLOCKS = 8  # own reports whose echo gives an RTT sample
+    MAX_ACKS = 32
     REORDER_SKIP = 3
     QUIET = 0.01
 
@@ -822,7 +825,11 @@ class Stream:
         self.highest = -1
         self.highest_at = now
         self.log = [-1] * self.LOG
-        self.packet_number = 0
+        # A random start below 2^62, so that the receivers of one multicast
+        # stream are told apart by where their numbers lie.
+        self.packet_number = random.getrandbits(62)
+        self.feedback_bytes = 0  # NACKs and reports sent, at most self.bytes
+        self.report_clocks = collections.deque(maxlen=self.REPORT_CLOCKS)
         self.first_arrival = now
         self.last_arrival = now
         self.next_report = now + 0.02
@@ -832,13 +839,12 @@ class Stream:
         self.min_transit = math.inf
         self.previous_min = math.inf
         self.min_since = now
-        self.rtt = Rtt()
+        self.rtt = Rtt(0.01)  # 10 ms (variation 5 ms) until measured
         self.offsets = collections.deque(maxlen=16)  # (rtt, θ) from sender reports
         self.theta = None
         self.local = receiver.is_local(self.addr[0])
-        self.seen_messages: set[int] = set()
-        self.message_order = collections.deque()
-        self.bye = False
+        self.acks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self.bye_at = None
         self.nack_due = math.inf
 
     # -- the receive log and delay meters ---------------------------------
@@ -846,18 +852,26 @@ class Stream:
     def log_packet(self, now: float, number: int, size: int) -> bool:
         """Counts a datagram; False for a duplicate, to be dropped."""
         self.last_arrival = now
-        slot = number % self.LOG
-        if number > self.highest:
-            self.highest = number
-            self.highest_at = now
-        elif self.log[slot] == number:
-            return False
-        self.log[slot] = number
         self.packets += 1
         self.bytes += size
+        highest = self.highest
+        if highest >= 0 and number - highest > self.MAX_JUMP:
+            return True  # no sender counts that fast: it moves nothing
+        slot = number % self.LOG
+        if number > highest:
+            self.highest = number
+            self.highest_at = now
+        elif highest - number >= self.LOG:
+            return True  # below the window: cannot be told from a new one
+        elif self.log[slot] == number:
+            self.packets -= 1
+            self.bytes -= size
+            return False
+        self.log[slot] = number
         return True
 
     def measure_delay(self, now: float, sent_us: int) -> None:
+        """Jitter and queueing delay; the caller leaves out retransmissions."""
         transit = self.receiver.clock.us(now) - sent_us
         if self.last_transit is not None:
             self.jitter += (abs(transit - self.last_transit) - self.jitter) / 16
@@ -882,8 +896,7 @@ class Stream:
                   timestamp: int):
         """The open frame for a chunk, allocated when new; None to refuse it."""
         if self.next_id is None:
-            self.next_id = self.start_id = frame_id
-            self.newest_id = (frame_id - 1) & U32
+            self.begin(frame_id)
         if serial_diff(frame_id, self.next_id) < 0:
             self.stats["chunks_late"] += 1
             if serial_diff(frame_id, self.start_id) < 0 and frame_id not in self.late_ids:
@@ -920,11 +933,22 @@ class Stream:
         frame.last_arrival = now
         return frame
 
+    def begin(self, frame_id: int) -> None:
+        """Starts the stream at the first frame id heard of. Ids count from
+        0, so one below the in-flight window means the receiver has been
+        there from the start and the first frames are only late: it starts
+        at 0. A receiver that joins a running stream starts where it joined."""
+        start = frame_id if frame_id >= self.MAX_FRAMES else 0
+        self.next_id = self.start_id = start
+        self.newest_id = (start - 1) & U32
+
     def advance_to(self, now: float, frame_id: int) -> None:
         """Opens every frame up to frame_id, pushing the oldest out as lost."""
         if serial_diff(frame_id, self.next_id) > self.MAX_GAP:
+            # A restart, or a forgery: every frame not yet handed on is lost
+            # (as lib/stream does), the gap is counted nowhere.
             for frame in list(self.frames.values()):
-                if not frame.complete:
+                if not frame.dropped:
                     self.give_up(frame)
             self.release()
             self.free_all()
@@ -936,11 +960,9 @@ class Stream:
                 if not frame.complete and serial_diff(floor, frame.id) > 0:
                     self.give_up(frame)
             self.release()
-            skipped = serial_diff(floor, self.next_id)
-            if skipped > 0:  # frames never opened, jumped over at once
-                self.stats["lost"] += skipped
-                self.receiver.drop("lost", self, self.next_id,
-                                   f"{skipped} frames never seen, pushed out by frame {frame_id}")
+            if serial_diff(floor, self.next_id) > 0:
+                # Ids never opened, jumped over at once: neither lost nor
+                # delivered, counted nowhere.
                 self.next_id = floor
         deadline = now + self.receiver.latency
         start = (self.newest_id + 1) & U32
@@ -1091,18 +1113,20 @@ class Stream:
 
     def reveal(self, now: float, next_frame_id: int) -> None:
         """A sender report says frames before next_frame_id were sent."""
-        if self.next_id is None:
-            return
         newest = (next_frame_id - 1) & U32
+        if self.next_id is None:
+            if next_frame_id == 0:
+                return  # says nothing
+            self.begin(newest)
         if 0 < serial_diff(newest, self.newest_id) <= self.MAX_GAP:
             self.advance_to(now, newest)
         self.nack_due = now
 
     # -- NACKs --------------------------------------------------------------
 
-    def collect_nacks(self, now: float, entries: list) -> None:
-        """Appends (frame id, first, bitmap) for chunks to ask for now, and
-        sets when to look again."""
+    def collect_nacks(self, now: float, entries: list, max_entries: int) -> None:
+        """Appends (frame id, first, bitmap) for chunks to ask for now, at
+        most `max_entries` of them, and sets when to look again."""
         rtt = self.rtt
         retry = max(1.5 * rtt.smoothed + rtt.variation, 0.002)
         quiet_after = max(retry, self.QUIET)
@@ -1118,9 +1142,12 @@ class Stream:
                 ask_at = (frame.opened_at + unseen_wait if frame.last_nack_at is None
                           else frame.last_nack_at + retry)
                 if now >= ask_at:
-                    entries.append((frame.id, WHOLE_FRAME, 0))
-                    frame.last_nack_at = now
-                    ask_at = now + retry
+                    if len(entries) < max_entries:
+                        entries.append((frame.id, WHOLE_FRAME, 0))
+                        frame.last_nack_at = now
+                        ask_at = now + retry
+                    else:
+                        ask_at = now + 0.002
                 due = min(due, ask_at)
                 continue
             # A frame silent this long has lost its tail.
@@ -1142,13 +1169,17 @@ class Stream:
                 if have[index] == 2 and not retry_now:
                     waiting = True
                 else:
-                    have[index] = 2
-                    asked = True
                     if entry is not None and index - entry[1] <= 16:
                         entry[2] |= 1 << (index - entry[1] - 1)
+                    elif len(entries) >= max_entries:
+                        # One round asks for so many; the rest in the next.
+                        due = min(due, now + 0.002)
+                        break
                     else:
                         entry = [frame.id, index, 0]
                         entries.append(entry)
+                    have[index] = 2
+                    asked = True
                 index = _find_missing(have, index + 1)
             if asked:
                 frame.last_nack_at = now
@@ -1173,9 +1204,13 @@ class Receiver:
     time, datagrams out (`transmits`), frames and drops out (`events`)."""
 
     MAX_STREAMS = 256
+    MAX_GONE = 4096  # streams gone whose highest packet number is remembered
     SILENT = 10.0
+    FIRST_REPORT = 0.02
     REPORT_INTERVAL = 0.1
     REPORTS_STOP_AFTER = 1.0
+    NOTICE_INTERVAL = 0.25  # per source
+    NOTICES_PER_SECOND = 32  # in all
     NACK_DATAGRAM_BYTES = DEFAULT_DATAGRAM_BYTES
     MAX_NACK_ENTRIES = 1024
 
@@ -1187,6 +1222,11 @@ class Receiver:
         self.max_frame_bytes = max_frame_bytes
         self.budget = Budget(max_pending_bytes)
         self.streams: collections.OrderedDict[tuple, Stream] = collections.OrderedDict()
+        # Streams gone (bye, silence, evicted) and their highest packet number:
+        # a late copy, the second bye or a replay must not start them again.
+        self.gone: collections.OrderedDict[tuple, int] = collections.OrderedDict()
+        self.notice_at: dict = {}  # source: when it was last sent a notice
+        self.notice_second = (0.0, 0)  # (start, notices sent in it)
         self.transmits: list = []  # (bytes, addr)
         self.events = collections.deque()
         self.drops = collections.Counter()
@@ -1225,10 +1265,20 @@ class Receiver:
         return self.totals[name] + sum(s.stats[name] for s in self.streams.values())
 
     def _forget(self, key: tuple) -> None:
+        """Forgets a stream: its open frames are given up on, those whole
+        behind them handed on, and its highest packet number remembered."""
         stream = self.streams.pop(key)
+        for frame in list(stream.frames.values()):
+            if not frame.complete:
+                stream.give_up(frame)
+        stream.release()
         stream.free_all()
         for name, value in stream.stats.items():
             self.totals[name] += value
+        self.gone.pop(key, None)
+        if len(self.gone) >= self.MAX_GONE:
+            self.gone.popitem(last=False)
+        self.gone[key] = stream.highest
 
     def deliver(self, stream: Stream, frame: Frame, data: bytearray) -> None:
         now_us = self.clock.us(self.now)
@@ -1249,7 +1299,13 @@ class Receiver:
         if isinstance(header, str):
             self.count(header)
             return
-        kind, flags, stream_id, _, number = header
+        kind, flags, stream_id, from_receiver, number = header
+        size = len(datagram)
+        if from_receiver:
+            # Feedback sent to a receiver would open a stream and draw
+            # feedback back, toward whoever it names.
+            self.count("direction")
+            return
         if flags & FLAG_SEALED:
             self.count("sealed")
             if addr not in self.sealed_told and len(self.sealed_told) < 64:
@@ -1257,19 +1313,31 @@ class Receiver:
                 self.events.append(("notice", f"{addr[0]}:{addr[1]} sends a sealed stream; "
                                               "this receiver has no key (sealing is not "
                                               "implemented), its datagrams are dropped"))
+            self._notice(now, addr, stream_id, NOTICE_NO_KEY, "this server has no key", size)
             return
         key = (addr, stream_id)
         stream = self.streams.get(key)
-        size = len(datagram)
         if stream is None:
+            gone = self.gone.get(key)
+            if gone is not None and number <= gone:
+                self.count("afterBye")  # a copy that lagged behind its end
+                return
             if kind == BYE:
-                return  # the end of a stream already forgotten, or never known
+                # The end of a stream never known or forgotten: it has ended.
+                self.gone.pop(key, None)
+                if len(self.gone) >= self.MAX_GONE:
+                    self.gone.popitem(last=False)
+                self.gone[key] = number
+                return
             stream = Stream(self, key, stream_id, now)
             self.streams[key] = stream
             while len(self.streams) > self.MAX_STREAMS:
                 self._forget(next(iter(self.streams)))
         else:
             self.streams.move_to_end(key)
+            if stream.next_report == math.inf:
+                # Reports stopped after a silence; they start again.
+                stream.next_report = now + self.FIRST_REPORT
         if not stream.log_packet(now, number, size):
             self.count("duplicate")
             return
@@ -1280,7 +1348,9 @@ class Receiver:
                 self.count("malformed")
                 return
             t3, t1, delay, next_id = SENDER_REPORT_BODY.unpack_from(datagram, 20)
-            if t1:
+            # Only an echo of one of our own reports: a multicast sender
+            # echoes whichever receiver's report came last.
+            if t1 and t1 in stream.report_clocks:
                 t4 = self.clock.us(now)
                 rtt = (t4 - t1) - delay
                 if 0 <= rtt < 60_000_000:
@@ -1289,7 +1359,7 @@ class Receiver:
                     best = sorted(o for _, o in sorted(stream.offsets)[:8])
                     stream.theta = best[len(best) // 2]
             stream.reveal(now, next_id)
-            if next_id == stream.next_id:
+            if next_id == (stream.next_id if stream.next_id is not None else 0):
                 # Everything the sender has sent is resolved: it may be
                 # waiting for that to end the stream, so say so at once.
                 stream.next_report = min(stream.next_report, now)
@@ -1300,7 +1370,8 @@ class Receiver:
             (message_id,) = U32_AT.unpack_from(datagram, 20)
             self._message(now, stream, message_id, bytes(datagram[MESSAGE_HEADER_BYTES:]))
         elif kind == BYE:
-            stream.bye = True
+            if stream.bye_at is None:
+                stream.bye_at = now
 
     def _chunk(self, now: float, stream: Stream, kind: int, flags: int, datagram) -> None:
         parity = kind == PARITY
@@ -1333,7 +1404,8 @@ class Receiver:
             if payload != expected:
                 self.count("malformed")
                 return
-        stream.measure_delay(now, timestamp + send_offset)
+        if not flags & FLAG_RETRANSMISSION:
+            stream.measure_delay(now, timestamp + send_offset)
         frame = stream.frame_for(now, frame_id, count, length, crc, timestamp)
         if frame is None:
             return
@@ -1343,8 +1415,22 @@ class Receiver:
             stream.add_chunk(now, frame, index, datagram[offset:], flags)
 
     def _message(self, now: float, stream: Stream, message_id: int, text: bytes) -> None:
+        ack = stream.acks.get(message_id)
+        if ack is None:
+            ack = self._new_message(stream, message_id, text)
+            stream.acks[message_id] = ack
+            if len(stream.acks) > stream.MAX_ACKS:
+                stream.acks.popitem(last=False)
+        # Every copy gets the same ack; acks are not held to the feedback cap.
+        self._send(now, stream, MESSAGE_ACK, ack)
+
+    def _new_message(self, stream: Stream, message_id: int, text: bytes) -> bytes:
+        """Hands a message on; returns the body of its ack."""
         try:
-            value = json.loads(text.decode("utf-8"), parse_constant=_reject_constant)
+            decoded = text.decode("utf-8")
+            if decoded.startswith("\ufeff"):
+                decoded = decoded[1:]  # a byte-order mark is skipped
+            value = json.loads(decoded, parse_constant=_reject_constant)
             status, reply = 0, b"get the msg"
         except UnicodeDecodeError:
             value = None
@@ -1353,17 +1439,46 @@ class Receiver:
             value = None
             reason = str(error).splitlines()[0][:200] if str(error) else "too deeply nested"
             status, reply = 1, f"error: invalid JSON: {reason}".encode()
-        if message_id not in stream.seen_messages:
-            stream.seen_messages.add(message_id)
-            stream.message_order.append(message_id)
-            if len(stream.message_order) > 1024:
-                stream.seen_messages.discard(stream.message_order.popleft())
-            self.events.append(("message", stream, message_id, status, value,
-                                reply.decode("utf-8", "replace")))
-        body = MESSAGE_ACK_BODY.pack(message_id, status) + reply
-        self._send(now, stream, MESSAGE_ACK, body)
+        self.events.append(("message", stream, message_id, status, value,
+                            reply.decode("utf-8", "replace")))
+        return MESSAGE_ACK_BODY.pack(message_id, status) + reply
 
     # -- output -------------------------------------------------------------------
+
+    def _may_answer(self, stream: Stream, size: int) -> bool:
+        """Whether `size` more bytes of NACKs and reports keep what a stream
+        is sent within what it sent: so that forged chunk counts or spoofed
+        headers cannot make this receiver an amplifier toward their source."""
+        if stream.feedback_bytes + size > stream.bytes:
+            self.count("feedbackCapped")
+            return False
+        stream.feedback_bytes += size
+        return True
+
+    def _notice(self, now: float, addr: tuple, stream_id: int, code: int, text: str,
+                cause_bytes: int) -> None:
+        """An unsealed hint to a sender about keys, rate-limited and never
+        longer than the datagram that caused it, so that it cannot amplify."""
+        if cause_bytes < NOTICE_HEADER_BYTES:
+            return
+        if now - self.notice_at.get(addr, -math.inf) < self.NOTICE_INTERVAL:
+            return
+        start, sent = self.notice_second
+        if now - start >= 1.0:
+            start, sent = now, 0
+        if sent >= self.NOTICES_PER_SECOND:
+            return
+        self.notice_second = (start, sent + 1)
+        if len(self.notice_at) >= 1024:
+            self.notice_at.clear()
+        self.notice_at[addr] = now
+        encoded = text.encode("utf-8")[:cause_bytes - NOTICE_HEADER_BYTES]
+        encoded = encoded.decode("utf-8", "ignore").encode("utf-8")  # no cut character
+        out = bytearray(NOTICE_HEADER_BYTES + len(encoded))
+        pack_fixed(out, NOTICE, 0, stream_id, True, 0)
+        out[20] = code
+        out[NOTICE_HEADER_BYTES:] = encoded
+        self.transmits.append((bytes(out), addr))
 
     def _send(self, now: float, stream: Stream, kind: int, body: bytes) -> None:
         out = bytearray(HEADER_BYTES + len(body))
@@ -1373,10 +1488,14 @@ class Receiver:
         self.transmits.append((bytes(out), stream.addr))
 
     def _report(self, now: float, stream: Stream) -> None:
+        if not self._may_answer(stream, REPORT_BYTES):
+            return
         s = stream.stats
         delay = min(U32, int((now - stream.highest_at) * 1e6))
+        receiver_clock = self.clock.us(now)
+        stream.report_clocks.append(receiver_clock)
         body = REPORT_BODY.pack(
-            max(stream.highest, 0), delay, self.clock.us(now),
+            max(stream.highest, 0), delay, receiver_clock,
             stream.packets & U32, stream.bytes & U32,
             stream.next_id if stream.next_id is not None else 0,
             s["delivered"] & U32, s["lost"] & U32, s["late"] & U32, s["corrupt"] & U32,
@@ -1388,8 +1507,7 @@ class Receiver:
 
     def _nacks(self, now: float, stream: Stream) -> None:
         entries: list = []
-        stream.collect_nacks(now, entries)
-        del entries[self.MAX_NACK_ENTRIES:]
+        stream.collect_nacks(now, entries, self.MAX_NACK_ENTRIES)
         per = (self.NACK_DATAGRAM_BYTES - NACK_HEADER_BYTES) // NACK_ENTRY_BYTES
         for start in range(0, len(entries), per):
             part = entries[start:start + per]
@@ -1397,6 +1515,8 @@ class Receiver:
             NACK_COUNT.pack_into(body, 0, len(part))
             for k, (frame_id, first, bitmap) in enumerate(part):
                 NACK_ENTRY.pack_into(body, 4 + NACK_ENTRY_BYTES * k, frame_id, first, bitmap)
+            if not self._may_answer(stream, HEADER_BYTES + len(body)):
+                return
             self._send(now, stream, NACK, bytes(body))
 
     def handle_timeout(self, now: float, drained: bool = True) -> None:
@@ -1410,13 +1530,23 @@ class Receiver:
                 self._nacks(now, stream)
             silent = now - stream.last_arrival
             if now >= stream.next_report:
-                if silent < self.REPORTS_STOP_AFTER:
+                if silent > self.REPORTS_STOP_AFTER:
+                    stream.next_report = math.inf  # until datagrams come again
+                else:
                     self._report(now, stream)
-                stream.next_report = now + self.REPORT_INTERVAL
-            if silent >= self.SILENT or (stream.bye and not stream.frames):
-                if stream.bye and not stream.frames and silent < self.REPORTS_STOP_AFTER:
-                    self._report(now, stream)
+                    stream.next_report = now + self.REPORT_INTERVAL
+            if now >= self._forget_at(stream):
                 self._forget(key)
+
+    def _forget_at(self, stream: Stream) -> float:
+        """After silence; after a bye, once no frame is open or its latency
+        budget has passed."""
+        idle = stream.last_arrival + self.SILENT
+        if stream.bye_at is None:
+            return idle
+        if not stream.frames:
+            return stream.bye_at
+        return min(idle, stream.bye_at + self.latency)
 
     def flush_reports(self, now: float) -> None:
         """Reports to every stream heard from lately, as the receiver stops."""
@@ -1428,7 +1558,7 @@ class Receiver:
     def poll_timeout(self, now: float) -> float:
         due = now + 1.0
         for stream in self.streams.values():
-            due = min(due, stream.next_report, stream.nack_due)
+            due = min(due, stream.next_report, stream.nack_due, self._forget_at(stream))
             for frame in stream.frames.values():
                 if not frame.complete:
                     due = min(due, frame.deadline)
