@@ -419,6 +419,7 @@ class Sender:
         self.suppressed = 0
         self.ignored = 0
         self.report: tuple | None = None  # the newest report's fields
+        self.unreachable = False  # the driver was told the port is closed
 
     # -- frames in ---------------------------------------------------------
 
@@ -1230,6 +1231,7 @@ class Receiver:
         self.transmits: list = []  # (bytes, addr)
         self.events = collections.deque()
         self.drops = collections.Counter()
+        self.feedback_capped = 0  # NACK and report datagrams not sent (the cap)
         self.totals = dict.fromkeys(STAT_NAMES, 0)
         self.sealed_told = set()
         self.now = 0.0
@@ -1450,7 +1452,7 @@ class Receiver:
         is sent within what it sent: so that forged chunk counts or spoofed
         headers cannot make this receiver an amplifier toward their source."""
         if stream.feedback_bytes + size > stream.bytes:
-            self.count("feedbackCapped")
+            self.feedback_capped += 1
             return False
         stream.feedback_bytes += size
         return True
@@ -1800,7 +1802,6 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
     view = memoryview(buffer)
     pending = None
     next_frame = time.monotonic()
-    refused_told = False
     while not sender.done:
         now = time.monotonic()
         if stop.requested:
@@ -1813,11 +1814,12 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
             except (BlockingIOError, InterruptedError):
                 break
             except ConnectionRefusedError:
-                if not refused_told and sender.report is None:
-                    refused_told = True
-                    print(f"warning: nothing listens at {sock.getpeername()[0]}:"
-                          f"{sock.getpeername()[1]} (port unreachable)", file=sys.stderr,
-                          flush=True)
+                if not sender.unreachable and sender.report is None:
+                    sender.unreachable = True
+                    host, port = sock.getpeername()[:2]
+                    print(f"warning: nothing listens at {host}:{port} (port unreachable): "
+                          "start a stream receiver there (udpimg_stream.py recv, or "
+                          "server.ts --protocol stream)", file=sys.stderr, flush=True)
                 continue
             sender.handle_datagram(now, view[:n])
         _drain_sender_events(sock, sender, on_event)
@@ -1945,6 +1947,8 @@ def run_send(args) -> int:
              f"delivered={delivered}", f"lost={lost}", f"stale={sender.stale}",
              f"skipped={sender.skipped}")
     if report is None and sender.frames_sent:
+        if sender.unreachable:
+            return 1  # already said, in one line
         print(f"warning: no report came from {args.host}:{args.port}: is a stream receiver "
               "listening there?", file=sys.stderr, flush=True)
         return 1
@@ -2123,7 +2127,8 @@ def receive_loop(sock: socket.socket, args, stop: Stop) -> int:
              f"lost={totals['lost']}", f"late={totals['late']}", f"corrupt={totals['corrupt']}",
              f"recovered_nack={totals['recovered_nack']}",
              f"recovered_fec={totals['recovered_fec']}",
-             f"latency_p50_ms={percentile(0.5)}", f"latency_p99_ms={percentile(0.99)}")
+             f"latency_p50_ms={percentile(0.5)}", f"latency_p99_ms={percentile(0.99)}",
+             f"feedback_capped={receiver.feedback_capped}")
     return 0
 
 
