@@ -637,6 +637,8 @@ class Sender:
         for message in self.messages.values():
             if now >= message.next_at:
                 return self._message(now, message)
+        if self.finishing_since is not None and not self.resend and self.idle:
+            return self._closing(now)
         if not self.pacer.ready(now, self.datagram_bytes):
             return None
         while self.resend:
@@ -669,25 +671,27 @@ class Sender:
                 self.current = None
             self._sent(datagram)
             return datagram
-        if self.finishing_since is None or self.resend or self.waiting is not None:
-            return None
-        if not self._finished(now):
-            if now >= self.final_report_due:
-                # Says where the stream ends, so that a receiver that lost the
-                # last frame whole asks for it; again every few round trips.
-                self.final_report_due = now + max(0.01, 2 * self.rtt.smoothed)
-                datagram = self._sender_report(now)
-                self._sent(datagram)
-                return datagram
-        else:
-            if self.byes_left > 0:
-                self.byes_left -= 1
-                datagram = self._control(now, BYE)
-                self._sent(datagram)
-                if self.byes_left == 0:
-                    self.done = True
-                return datagram
         return None
+
+    def _closing(self, now: float):
+        """Every frame is sent: sender reports until the receiver has them
+        all, then bye, twice (control datagrams, not paced)."""
+        if not self._frames_resolved(now):
+            if now < self.final_report_due:
+                return None
+            # Says where the stream ends, so that a receiver that lost the
+            # last frame whole asks for it; again every few round trips.
+            self.final_report_due = now + max(0.01, 2 * self.rtt.smoothed)
+            datagram = self._sender_report(now)
+        elif self.messages or self.byes_left == 0:
+            return None
+        else:
+            self.byes_left -= 1
+            datagram = self._control(now, BYE)
+            if self.byes_left == 0:
+                self.done = True
+        self._sent(datagram)
+        return datagram
 
     def _message(self, now: float, message: OutgoingMessage):
         if message.first_sent is None:
@@ -724,12 +728,10 @@ class Sender:
             self.byes_left = 2
             self.final_report_due = now
 
-    def _finished(self, now: float) -> bool:
-        """Whether to say bye: the receiver reported every frame resolved
-        (its next frame id reached ours), or a latency budget and a second
-        passed since closing began."""
-        if self.messages:
-            return False
+    def _frames_resolved(self, now: float) -> bool:
+        """Whether the receiver reported every frame resolved (its next frame
+        id reached ours), or a latency budget and a second passed since
+        closing began."""
         if self.next_frame_id == 0:
             return True
         if self.report is not None and serial_diff(self.report[5], self.next_frame_id) >= 0:
@@ -743,7 +745,7 @@ class Sender:
             due = min(due, message.next_at)
         if self.resend or self.current is not None or self.waiting is not None:
             due = min(due, self.pacer.next_time(now, self.datagram_bytes))
-        elif self.finishing_since is not None:
+        elif self.finishing_since is not None and not self._frames_resolved(now):
             due = min(due, self.final_report_due, self.finishing_since + self.latency + 1.0)
         return due
 
