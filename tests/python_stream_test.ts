@@ -729,6 +729,36 @@ function senderReport(
   return bytes;
 }
 
+/** A receiver's report, as a receiver made by hand sends it. */
+function receiverReport(
+  streamId: number,
+  packetNumber: number,
+  highestPacket: number,
+  nextFrameId: number,
+): Uint8Array {
+  const bytes = encodeReport({
+    highestPacket,
+    delaySince: 0,
+    receiverClock: Date.now() * 1000,
+    packetsReceived: highestPacket + 1,
+    bytesReceived: 0,
+    nextFrameId,
+    framesDelivered: nextFrameId,
+    framesLost: 0,
+    framesLate: 0,
+    framesCorrupt: 0,
+    recoveredNack: 0,
+    recoveredFec: 0,
+    chunksLate: 0,
+    jitter: 0,
+    queueingDelay: 0,
+    framesSkipped: 0,
+    framesWaiting: 0,
+  });
+  writeHeader(bytes, PacketType.report, 0, streamId, true, packetNumber);
+  return bytes;
+}
+
 function bye(streamId: number, packetNumber: number): Uint8Array {
   const bytes = new Uint8Array(20);
   writeHeader(bytes, PacketType.bye, 0, streamId, false, packetNumber);
@@ -855,27 +885,7 @@ Deno.test({
       assert.equal(data[3], PacketType.data);
       assert.equal(u32(data, 20), 0, "frame 0");
       const streamId = u32(first, 8);
-      const report = encodeReport({
-        highestPacket: 1,
-        delaySince: 0,
-        receiverClock: Date.now() * 1000,
-        packetsReceived: 2,
-        bytesReceived: first.length + data.length,
-        nextFrameId: 0,
-        framesDelivered: 0,
-        framesLost: 0,
-        framesLate: 0,
-        framesCorrupt: 0,
-        recoveredNack: 0,
-        recoveredFec: 0,
-        chunksLate: 0,
-        jitter: 0,
-        queueingDelay: 0,
-        framesSkipped: 0,
-        framesWaiting: 0,
-      });
-      writeHeader(report, PacketType.report, 0, streamId, true, 0);
-      await socket.send(report, from);
+      await socket.send(receiverReport(streamId, 0, 1, 0), from);
       const [answer] = (await receiveUntil(
         socket,
         (b) => b[3] === PacketType.senderReport,
@@ -1063,6 +1073,95 @@ Deno.test({
       assert.equal(u32(report, 52), 2, "frames delivered");
       assert.equal(u32(report, 68), 1, "chunks recovered by NACK");
       assert.ok(u32(report, 80) < 10_000_000, `jitter ${u32(report, 80)} µs`);
+    } finally {
+      sender.socket.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "A closing Python sender repeats sender reports until a report says every frame is resolved, then says bye twice",
+  ignore: ignorePy,
+  async fn() {
+    const socket = loopbackSocket();
+    try {
+      const port = (socket.addr as Deno.NetAddr).port;
+      // A long budget: the bye must come from the report, not the deadline.
+      await using sender = py([
+        "send",
+        `${FIXTURES}/rocket.jpg`,
+        "--port",
+        String(port),
+        "--count",
+        "1",
+        "--latency",
+        "20000",
+      ]);
+      let from: Deno.NetAddr | undefined;
+      let streamId = 0;
+      let highest = 0;
+      let closingReports = 0;
+      let lastData = -1;
+      while (closingReports < 2) {
+        const [bytes, source] = await receiveWithin(socket);
+        from = source;
+        streamId = u32(bytes, 8);
+        const number = u32(bytes, 16);
+        highest = Math.max(highest, number);
+        if (bytes[3] === PacketType.data) lastData = number;
+        if (bytes[3] === PacketType.senderReport && lastData >= 0) {
+          assert.equal(u32(bytes, 40), 1, "next frame id after frame 0");
+          closingReports++;
+        }
+        assert.notEqual(bytes[3], PacketType.bye, "bye before a report");
+      }
+      // Frame 0 not yet resolved: the sender goes on asking.
+      await socket.send(receiverReport(streamId, 0, highest, 0), from!);
+      await receiveUntil(socket, (b) => b[3] === PacketType.senderReport);
+      await socket.send(receiverReport(streamId, 1, highest, 1), from!);
+      const got = await receiveUntil(socket, (b) => b[3] === PacketType.bye);
+      const [second] = await receiveWithin(socket);
+      assert.equal(second[3], PacketType.bye);
+      assert.equal(u32(second, 16), u32(got.at(-1)!, 16) + 1);
+      await exited(sender, "the Python sender");
+      assert.equal(summary(sender.stdout).delivered, "1");
+    } finally {
+      socket.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "The Python receiver answers a sealed datagram with a no-key notice no longer than it",
+  ignore: ignorePy,
+  async fn() {
+    const { child: receiver, port } = await pyReceiver([]);
+    await using _ = receiver;
+    const sender = handSender(port);
+    try {
+      const sealed = new Uint8Array(30);
+      writeHeader(sealed, PacketType.data, Flags.sealed, STREAM_ID, false, 7);
+      await sender.send(sealed);
+      const [notice] = await receiveWithin(sender.socket);
+      assert.equal(notice[3], PacketType.notice);
+      assert.equal(notice[4], 0, "never sealed");
+      assert.equal(u32(notice, 8), STREAM_ID);
+      assert.deepEqual([...notice.subarray(12, 20)], [
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      ]);
+      assert.equal(notice[20], 1, "code 1: no key");
+      assert.ok(notice.length <= sealed.length, `${notice.length} bytes`);
+      const text = new TextDecoder().decode(notice.subarray(24));
+      assert.ok("this server has no key".startsWith(text), text);
     } finally {
       sender.socket.close();
     }
