@@ -627,6 +627,22 @@ Deno.test({
       ],
       [["recv", "--out", "/dev/null/frames"], 1, /^error: cannot make/],
       [["msg", "--data", "[1,"], 2, /^error: --data must be JSON/],
+      [
+        ["msg", "--data", "[".repeat(100_000)],
+        2,
+        /^error: --data must be JSON/,
+      ],
+      [["msg", "--data", `"${"x".repeat(70_000)}"`], 2, /^error: --data holds/],
+      [
+        ["send", `${FIXTURES}/rocket.jpg`, "--host", "a..b"],
+        1,
+        /^error: cannot resolve 'a\.\.b': not a valid host name$/,
+      ],
+      [
+        ["send", `${FIXTURES}/rocket.jpg`, "--host", "255.255.255.255"],
+        1,
+        /^error: cannot send to 255\.255\.255\.255:9999: /,
+      ],
     ];
     for (const [args, code, pattern] of cases) {
       await using child = py(args);

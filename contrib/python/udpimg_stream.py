@@ -1692,6 +1692,8 @@ def resolve(host: str, port: int) -> tuple:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
     except socket.gaierror as error:
         raise OSError(f"cannot resolve '{host}': {error.strerror}") from None
+    except UnicodeError:
+        raise OSError(f"cannot resolve '{host}': not a valid host name") from None
     family, _, _, _, address = infos[0]
     return family, address
 
@@ -1745,6 +1747,13 @@ class Camera:
         self.thread.start()
 
     def _run(self) -> None:
+        try:
+            self._capture()
+        except Exception as error:  # told by take(), in one line, not a thread traceback
+            self.failed = f"the camera failed: {type(error).__name__}: {error}"
+            self.ended = True
+
+    def _capture(self) -> None:
         frames = 0
         while self.running:
             if self.is_file:
@@ -1846,6 +1855,9 @@ def drive_sender(sock: socket.socket, sender: Sender, stop: Stop, source=None,
                 break
             except ConnectionRefusedError:
                 pending = None  # the receiver is not there (yet): open loop, carry on
+            except OSError as error:
+                host, port = sock.getpeername()[:2]
+                raise OSError(f"cannot send to {host}:{port}: {error.strerror}") from None
         wake = sender.poll_timeout(now)
         if source is not None and next_frame is not None:
             wake = min(wake, next_frame)
@@ -1960,8 +1972,12 @@ def run_send(args) -> int:
 def run_msg(args) -> int:
     try:
         json.loads(args.data, parse_constant=_reject_constant)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise UsageError(f"--data must be JSON: {error}") from None
+    size = len(args.data.encode("utf-8", "surrogatepass"))
+    if MESSAGE_HEADER_BYTES + size > MAX_DATAGRAM_BYTES:
+        raise UsageError(f"--data holds at most {MAX_DATAGRAM_BYTES - MESSAGE_HEADER_BYTES} "
+                         f"bytes (one datagram), got {size}")
     stop = Stop()
     sock = open_connected(args.host, args.port)
     clock = Clock()
@@ -2159,6 +2175,11 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Whoever read our output is gone (`| head`): nothing more to say,
+        # and nothing for the interpreter to fail flushing at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (OSError, ValueError) as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         if os.environ.get("UDPIMG_DEBUG"):
