@@ -6,7 +6,9 @@ udpimg's docs/PROTOCOL.md ("The stream wire format (version 1)"): a sender that
 paces its datagrams and answers NACKs from a bounded history, and a receiver
 that reassembles, asks for what is missing, checks each frame's CRC-32C,
 delivers in frame-id order within a latency budget, and reports a few times a
-second. XOR parity (FEC) and the JSON message channel are implemented too.
+second. XOR parity (FEC) and the JSON message channel are implemented too;
+sealing is not (a sealed stream is refused, and its sender told so by a
+notice).
 
     python3 udpimg_stream.py send a.jpg b.jpg --host 127.0.0.1 --port 9999 --count 100
     python3 udpimg_stream.py recv --port 9999 --out frames/
@@ -401,7 +403,7 @@ class Sender:
         self.final_report_due = math.inf
         self.started = now
         self.finishing_since = None
-        self.notices: list = []  # texts of notices, each shown once
+        self.notices: list = []  # codes of the notices shown, each once
         self.byes_left = 0
         self.done = False
         self._scratch = bytearray(MAX_DATAGRAM_BYTES)
