@@ -847,6 +847,7 @@ function handSender(port: number) {
   let sentBytes = 0;
   return {
     socket,
+    [Symbol.dispose]: () => socket.close(),
     get sentBytes() {
       return sentBytes;
     },
@@ -859,6 +860,32 @@ function handSender(port: number) {
           port,
         });
       }
+    },
+  };
+}
+
+/** A loopback socket that a Python sender sends one frame of `file` to. */
+function pySenderToSocket(
+  file: string,
+  args: string[],
+): { socket: Deno.DatagramConn; sender: Child } & AsyncDisposable {
+  const socket = loopbackSocket();
+  const port = String((socket.addr as Deno.NetAddr).port);
+  const sender = py([
+    "send",
+    `${FIXTURES}/${file}`,
+    "--port",
+    port,
+    "--count",
+    "1",
+    ...args,
+  ]);
+  return {
+    socket,
+    sender,
+    async [Symbol.asyncDispose]() {
+      await sender[Symbol.asyncDispose]();
+      socket.close();
     },
   };
 }
@@ -876,44 +903,33 @@ Deno.test({
     "The Python sender's first datagram is a sender report, and its next frame id counts the frame being sent",
   ignore: ignorePy,
   async fn() {
-    const socket = loopbackSocket();
-    try {
-      const port = (socket.addr as Deno.NetAddr).port;
-      // 0.1 Mbit/s: the 528 KB frame takes seconds, so that a sender report
-      // comes while it is being sent.
-      await using _ = py([
-        "send",
-        `${FIXTURES}/hubble_deep_field.jpg`,
-        "--port",
-        String(port),
-        "--count",
-        "1",
-        "--rate",
-        "0.1",
-        "--quiet",
-      ]);
-      const [first, from] = await receiveWithin(socket);
-      assert.equal(first[3], PacketType.senderReport);
-      assert.equal(first.length, 44);
-      assert.equal(first[12]! & 0x80, 0);
-      assert.equal(u32(first, 40), 0, "no frame yet");
-      const [data] = await receiveWithin(socket);
-      assert.equal(data[3], PacketType.data);
-      assert.equal(u32(data, 20), 0, "frame 0");
-      const streamId = u32(first, 8);
-      await socket.send(receiverReport(streamId, 0, 1, 0), from);
-      const [answer] = (await receiveUntil(
-        socket,
-        (b) => b[3] === PacketType.senderReport,
-      )).slice(-1);
-      assert.equal(
-        u32(answer!, 40),
-        1,
-        "frame 0 is being sent, so the next frame id is 1",
-      );
-    } finally {
-      socket.close();
-    }
+    // 0.1 Mbit/s: the 528 KB frame takes seconds, so that a sender report
+    // comes while it is being sent.
+    await using run = pySenderToSocket("hubble_deep_field.jpg", [
+      "--rate",
+      "0.1",
+      "--quiet",
+    ]);
+    const socket = run.socket;
+    const [first, from] = await receiveWithin(socket);
+    assert.equal(first[3], PacketType.senderReport);
+    assert.equal(first.length, 44);
+    assert.equal(first[12]! & 0x80, 0);
+    assert.equal(u32(first, 40), 0, "no frame yet");
+    const [data] = await receiveWithin(socket);
+    assert.equal(data[3], PacketType.data);
+    assert.equal(u32(data, 20), 0, "frame 0");
+    const streamId = u32(first, 8);
+    await socket.send(receiverReport(streamId, 0, 1, 0), from);
+    const [answer] = (await receiveUntil(
+      socket,
+      (b) => b[3] === PacketType.senderReport,
+    )).slice(-1);
+    assert.equal(
+      u32(answer!, 40),
+      1,
+      "frame 0 is being sent, so the next frame id is 1",
+    );
   },
 });
 
@@ -924,16 +940,12 @@ Deno.test({
   async fn() {
     const { child: receiver, port } = await pyReceiver(["--count", "2"]);
     await using _ = receiver;
-    const sender = handSender(port);
-    try {
-      await sender.send(
-        chunk(STREAM_ID, 0, 1, frameBytes(300, 1)),
-        chunk(STREAM_ID, 1, 0, frameBytes(200, 0)),
-      );
-      await exited(receiver, "the Python receiver");
-    } finally {
-      sender.socket.close();
-    }
+    using sender = handSender(port);
+    await sender.send(
+      chunk(STREAM_ID, 0, 1, frameBytes(300, 1)),
+      chunk(STREAM_ID, 1, 0, frameBytes(200, 0)),
+    );
+    await exited(receiver, "the Python receiver");
     assert.deepEqual(savedIds(receiver.stdout), [
       `${STREAM_ID}:0`,
       `${STREAM_ID}:1`,
@@ -949,28 +961,24 @@ Deno.test({
   async fn() {
     const { child: receiver, port } = await pyReceiver(["--count", "2"]);
     await using _ = receiver;
-    const sender = handSender(port);
-    try {
-      await sender.send(senderReport(STREAM_ID, 0, 2));
-      const [nack] = await receiveWithin(sender.socket);
-      assert.equal(nack[3], PacketType.nack, `type ${nack[3]}`);
-      assert.equal(nack[12]! & 0x80, 0x80);
-      assert.equal(u32(nack, 8), STREAM_ID);
-      assert.equal(nack.length, 24 + 2 * 8);
-      assert.ok(nack.length <= sender.sentBytes, "feedback within the cap");
-      const entries = [0, 1].map((k) => [
-        u32(nack, 24 + 8 * k),
-        u32(nack, 28 + 8 * k) >>> 16,
-      ]);
-      assert.deepEqual(entries, [[0, 0xffff], [1, 0xffff]]);
-      await sender.send(
-        chunk(STREAM_ID, 1, 0, frameBytes(200, 0)),
-        chunk(STREAM_ID, 2, 1, frameBytes(300, 1)),
-      );
-      await exited(receiver, "the Python receiver");
-    } finally {
-      sender.socket.close();
-    }
+    using sender = handSender(port);
+    await sender.send(senderReport(STREAM_ID, 0, 2));
+    const [nack] = await receiveWithin(sender.socket);
+    assert.equal(nack[3], PacketType.nack, `type ${nack[3]}`);
+    assert.equal(nack[12]! & 0x80, 0x80);
+    assert.equal(u32(nack, 8), STREAM_ID);
+    assert.equal(nack.length, 24 + 2 * 8);
+    assert.ok(nack.length <= sender.sentBytes, "feedback within the cap");
+    const entries = [0, 1].map((k) => [
+      u32(nack, 24 + 8 * k),
+      u32(nack, 28 + 8 * k) >>> 16,
+    ]);
+    assert.deepEqual(entries, [[0, 0xffff], [1, 0xffff]]);
+    await sender.send(
+      chunk(STREAM_ID, 1, 0, frameBytes(200, 0)),
+      chunk(STREAM_ID, 2, 1, frameBytes(300, 1)),
+    );
+    await exited(receiver, "the Python receiver");
     assert.deepEqual(savedIds(receiver.stdout), [
       `${STREAM_ID}:0`,
       `${STREAM_ID}:1`,
@@ -985,37 +993,33 @@ Deno.test({
   async fn() {
     const { child: receiver, port } = await pyReceiver(["--latency", "200"]);
     await using _ = receiver;
-    const sender = handSender(port);
-    try {
-      // One 49-byte datagram claims a frame of 65535 one-byte chunks: without
-      // the cap, kilobytes of NACKs would answer it.
-      const frame = frameBytes(0xffff, 3);
-      await sender.send(
-        chunk(STREAM_ID, 0, 0, frame, { index: 5, count: 0xffff }),
-      );
-      await receiver.waitFor(/^dropped=lost stream=\w+ id=0 /);
-      // The ack to a message (not held to the cap) comes after all the
-      // feedback sent before it.
-      await sender.send(message(STREAM_ID, 1, 0));
-      const got = await receiveUntil(
-        sender.socket,
-        (b) => b[3] === PacketType.messageAck,
-      );
-      const feedback = got.filter((b) =>
-        b[3] === PacketType.nack || b[3] === PacketType.report
-      );
-      assert.ok(
-        feedback.some((b) => b[3] === PacketType.nack),
-        "it asked for something",
-      );
-      const bytes = feedback.reduce((sum, b) => sum + b.length, 0);
-      assert.ok(
-        bytes <= sender.sentBytes,
-        `${bytes} bytes of feedback for ${sender.sentBytes} bytes sent`,
-      );
-    } finally {
-      sender.socket.close();
-    }
+    using sender = handSender(port);
+    // One 49-byte datagram claims a frame of 65535 one-byte chunks: without
+    // the cap, kilobytes of NACKs would answer it.
+    const frame = frameBytes(0xffff, 3);
+    await sender.send(
+      chunk(STREAM_ID, 0, 0, frame, { index: 5, count: 0xffff }),
+    );
+    await receiver.waitFor(/^dropped=lost stream=\w+ id=0 /);
+    // The ack to a message (not held to the cap) comes after all the
+    // feedback sent before it.
+    await sender.send(message(STREAM_ID, 1, 0));
+    const got = await receiveUntil(
+      sender.socket,
+      (b) => b[3] === PacketType.messageAck,
+    );
+    const feedback = got.filter((b) =>
+      b[3] === PacketType.nack || b[3] === PacketType.report
+    );
+    assert.ok(
+      feedback.some((b) => b[3] === PacketType.nack),
+      "it asked for something",
+    );
+    const bytes = feedback.reduce((sum, b) => sum + b.length, 0);
+    assert.ok(
+      bytes <= sender.sentBytes,
+      `${bytes} bytes of feedback for ${sender.sentBytes} bytes sent`,
+    );
     receiver.kill("SIGTERM");
     await exited(receiver, "the Python receiver");
     assert.notEqual(summary(receiver.stdout).feedback_capped, "0");
@@ -1061,37 +1065,33 @@ Deno.test({
   async fn() {
     const { child: receiver, port } = await pyReceiver([]);
     await using _ = receiver;
-    const sender = handSender(port);
-    try {
-      const frame0 = frameBytes(400, 0);
-      // Every datagram of a frame carries the same timestamp.
-      const timestamp = Date.now() * 1000;
-      await sender.send(
-        chunk(STREAM_ID, 0, 0, frame0, { index: 0, count: 2, timestamp }),
-        // Sent again 2^31 µs after its timestamp: as a transit sample it
-        // would make the jitter over 100 s.
-        chunk(STREAM_ID, 1, 0, frame0, {
-          index: 1,
-          count: 2,
-          timestamp,
-          flags: Flags.retransmission,
-          sendOffset: 2 ** 31,
-        }),
-        chunk(STREAM_ID, 2, 1, frameBytes(300, 1)),
-        // Every frame resolved: the receiver reports at once.
-        senderReport(STREAM_ID, 3, 2),
-      );
-      const got = await receiveUntil(
-        sender.socket,
-        (b) => b[3] === PacketType.report && u32(b, 48) === 2,
-      );
-      const report = got.at(-1)!;
-      assert.equal(u32(report, 52), 2, "frames delivered");
-      assert.equal(u32(report, 68), 1, "chunks recovered by NACK");
-      assert.ok(u32(report, 80) < 10_000_000, `jitter ${u32(report, 80)} µs`);
-    } finally {
-      sender.socket.close();
-    }
+    using sender = handSender(port);
+    const frame0 = frameBytes(400, 0);
+    // Every datagram of a frame carries the same timestamp.
+    const timestamp = Date.now() * 1000;
+    await sender.send(
+      chunk(STREAM_ID, 0, 0, frame0, { index: 0, count: 2, timestamp }),
+      // Sent again 2^31 µs after its timestamp: as a transit sample it
+      // would make the jitter over 100 s.
+      chunk(STREAM_ID, 1, 0, frame0, {
+        index: 1,
+        count: 2,
+        timestamp,
+        flags: Flags.retransmission,
+        sendOffset: 2 ** 31,
+      }),
+      chunk(STREAM_ID, 2, 1, frameBytes(300, 1)),
+      // Every frame resolved: the receiver reports at once.
+      senderReport(STREAM_ID, 3, 2),
+    );
+    const got = await receiveUntil(
+      sender.socket,
+      (b) => b[3] === PacketType.report && u32(b, 48) === 2,
+    );
+    const report = got.at(-1)!;
+    assert.equal(u32(report, 52), 2, "frames delivered");
+    assert.equal(u32(report, 68), 1, "chunks recovered by NACK");
+    assert.ok(u32(report, 80) < 10_000_000, `jitter ${u32(report, 80)} µs`);
   },
 });
 
@@ -1100,51 +1100,37 @@ Deno.test({
     "A closing Python sender repeats sender reports until a report says every frame is resolved, then says bye twice",
   ignore: ignorePy,
   async fn() {
-    const socket = loopbackSocket();
-    try {
-      const port = (socket.addr as Deno.NetAddr).port;
-      // A long budget: the bye must come from the report, not the deadline.
-      await using sender = py([
-        "send",
-        `${FIXTURES}/rocket.jpg`,
-        "--port",
-        String(port),
-        "--count",
-        "1",
-        "--latency",
-        "20000",
-      ]);
-      let from: Deno.NetAddr | undefined;
-      let streamId = 0;
-      let highest = 0;
-      let closingReports = 0;
-      let lastData = -1;
-      while (closingReports < 2) {
-        const [bytes, source] = await receiveWithin(socket);
-        from = source;
-        streamId = u32(bytes, 8);
-        const number = u32(bytes, 16);
-        highest = Math.max(highest, number);
-        if (bytes[3] === PacketType.data) lastData = number;
-        if (bytes[3] === PacketType.senderReport && lastData >= 0) {
-          assert.equal(u32(bytes, 40), 1, "next frame id after frame 0");
-          closingReports++;
-        }
-        assert.notEqual(bytes[3], PacketType.bye, "bye before a report");
+    // A long budget: the bye must come from the report, not the deadline.
+    await using run = pySenderToSocket("rocket.jpg", ["--latency", "20000"]);
+    const { socket, sender } = run;
+    let from: Deno.NetAddr | undefined;
+    let streamId = 0;
+    let highest = 0;
+    let closingReports = 0;
+    let lastData = -1;
+    while (closingReports < 2) {
+      const [bytes, source] = await receiveWithin(socket);
+      from = source;
+      streamId = u32(bytes, 8);
+      const number = u32(bytes, 16);
+      highest = Math.max(highest, number);
+      if (bytes[3] === PacketType.data) lastData = number;
+      if (bytes[3] === PacketType.senderReport && lastData >= 0) {
+        assert.equal(u32(bytes, 40), 1, "next frame id after frame 0");
+        closingReports++;
       }
-      // Frame 0 not yet resolved: the sender goes on asking.
-      await socket.send(receiverReport(streamId, 0, highest, 0), from!);
-      await receiveUntil(socket, (b) => b[3] === PacketType.senderReport);
-      await socket.send(receiverReport(streamId, 1, highest, 1), from!);
-      const got = await receiveUntil(socket, (b) => b[3] === PacketType.bye);
-      const [second] = await receiveWithin(socket);
-      assert.equal(second[3], PacketType.bye);
-      assert.equal(u32(second, 16), u32(got.at(-1)!, 16) + 1);
-      await exited(sender, "the Python sender");
-      assert.equal(summary(sender.stdout).delivered, "1");
-    } finally {
-      socket.close();
+      assert.notEqual(bytes[3], PacketType.bye, "bye before a report");
     }
+    // Frame 0 not yet resolved: the sender goes on asking.
+    await socket.send(receiverReport(streamId, 0, highest, 0), from!);
+    await receiveUntil(socket, (b) => b[3] === PacketType.senderReport);
+    await socket.send(receiverReport(streamId, 1, highest, 1), from!);
+    const got = await receiveUntil(socket, (b) => b[3] === PacketType.bye);
+    const [second] = await receiveWithin(socket);
+    assert.equal(second[3], PacketType.bye);
+    assert.equal(u32(second, 16), u32(got.at(-1)!, 16) + 1);
+    await exited(sender, "the Python sender");
+    assert.equal(summary(sender.stdout).delivered, "1");
   },
 });
 
@@ -1155,31 +1141,27 @@ Deno.test({
   async fn() {
     const { child: receiver, port } = await pyReceiver([]);
     await using _ = receiver;
-    const sender = handSender(port);
-    try {
-      const sealed = new Uint8Array(30);
-      writeHeader(sealed, PacketType.data, Flags.sealed, STREAM_ID, false, 7);
-      await sender.send(sealed);
-      const [notice] = await receiveWithin(sender.socket);
-      assert.equal(notice[3], PacketType.notice);
-      assert.equal(notice[4], 0, "never sealed");
-      assert.equal(u32(notice, 8), STREAM_ID);
-      assert.deepEqual([...notice.subarray(12, 20)], [
-        0x80,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-      ]);
-      assert.equal(notice[20], 1, "code 1: no key");
-      assert.ok(notice.length <= sealed.length, `${notice.length} bytes`);
-      const text = new TextDecoder().decode(notice.subarray(24));
-      assert.ok("this server has no key".startsWith(text), text);
-    } finally {
-      sender.socket.close();
-    }
+    using sender = handSender(port);
+    const sealed = new Uint8Array(30);
+    writeHeader(sealed, PacketType.data, Flags.sealed, STREAM_ID, false, 7);
+    await sender.send(sealed);
+    const [notice] = await receiveWithin(sender.socket);
+    assert.equal(notice[3], PacketType.notice);
+    assert.equal(notice[4], 0, "never sealed");
+    assert.equal(u32(notice, 8), STREAM_ID);
+    assert.deepEqual([...notice.subarray(12, 20)], [
+      0x80,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
+    assert.equal(notice[20], 1, "code 1: no key");
+    assert.ok(notice.length <= sealed.length, `${notice.length} bytes`);
+    const text = new TextDecoder().decode(notice.subarray(24));
+    assert.ok("this server has no key".startsWith(text), text);
   },
 });
