@@ -482,7 +482,9 @@ class Sender:
         """Takes a datagram from the receiver (the caller has checked that it
         came from the receiver's address)."""
         header = read_fixed(datagram)
-        if isinstance(header, str) or not header[3] or header[2] != self.stream_id:
+        # A sealed one cannot be opened without a key (and ours never seals).
+        if (isinstance(header, str) or not header[3] or header[2] != self.stream_id
+                or header[1] & FLAG_SEALED):
             self.ignored += 1
             return
         kind = header[0]
