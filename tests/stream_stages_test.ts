@@ -363,3 +363,20 @@ Deno.test("A sender whose datagrams are refused as too large halves their size a
   assert.equal(sender.halveDatagramSize(), 256);
   assert.equal(sender.halveDatagramSize(), undefined);
 });
+
+Deno.test("A sender's first datagram is a sender report, before the first frame's data", () => {
+  const sender = new StreamSender({
+    peer: { hostname: "127.0.0.1", port: 9 },
+    wallClockOrigin: 0,
+  });
+  sender.sendFrame(5, new Uint8Array(5000));
+  const header = newFixedHeader();
+  const types = [];
+  for (let t; (t = sender.pollTransmit()) !== undefined;) {
+    readHeader(t.bytes, header);
+    types.push(header.type);
+  }
+  assert.equal(types[0], PacketType.senderReport);
+  assert.equal(types.filter((t) => t === PacketType.senderReport).length, 1);
+  assert.ok(types.includes(PacketType.data));
+});

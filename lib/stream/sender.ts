@@ -768,6 +768,9 @@ export class StreamSender {
     if (this.#closed) return;
     this.#pacerNow = now;
     const pacer = this.#pacer;
+    // A due sender report goes first: at the start, the receiver learns of
+    // the stream and the sender's clock before the first data.
+    if (now >= this.#senderReportDue) this.#queueSenderReport(now);
     // Control datagrams are small and go at once, but count against the rate.
     for (let bytes; (bytes = this.#control.shift()) !== undefined;) {
       const datagram = this.#withTagRoom(bytes);
