@@ -176,6 +176,49 @@ Deno.test("collectNacks skips the newest few chunks, asks again only after the r
   assert.deepEqual(out, [{ frameId: 0, first: 2, bitmap: 0b1110110 }]);
 });
 
+Deno.test("collectNacks caps a round at 1024 entries, and asks for the rest a retry later, none taken as asked", () => {
+  // Every other chunk of 40,000 missing: one entry per 17 chunks would not
+  // do, each gap needs its own bitmap bit; 1200 entries' worth in all.
+  const count = 40_000;
+  const have = new Uint8Array(count);
+  for (let i = 0; i < count; i += 34) have.fill(1, i, i + 17);
+  const frame = {
+    id: 0,
+    seen: true,
+    count,
+    have,
+    received: have.reduce((a, b) => a + b, 0),
+    highestIndex: count - 1,
+    parityFollows: false,
+    paritySeen: false,
+    deadline: 1000,
+    complete: false,
+    openedAt: 0,
+    lastArrival: 0,
+    lastNackAt: -Infinity,
+  };
+  const second = { ...frame, id: 1, have: new Uint8Array(count) };
+  const timing = { retryMs: 5, reorderMs: 1 };
+  const out: { frameId: number; first: number; bitmap: number }[] = [];
+  const due = collectNacks([frame, second], 1, 20, timing, out);
+  assert.equal(out.length, 1024);
+  assert.equal(due, 25);
+  const asked = (f: typeof frame) => f.have.filter((s) => s === 2).length;
+  const listed = out.reduce(
+    (n, e) => n + 1 + e.bitmap.toString(2).replaceAll("0", "").length,
+    0,
+  );
+  assert.equal(asked(frame) + asked(second), listed);
+  // Once those come, the next round goes on where this one stopped: oldest
+  // first, since frames are handed on in order.
+  for (const f of [frame, second]) {
+    f.have.forEach((s, i) => s === 2 && (f.have[i] = 1));
+  }
+  out.length = 0;
+  collectNacks([frame, second], 1, 25, timing, out);
+  assert.ok(out.some((e) => e.frameId === 1));
+});
+
 Deno.test("ReceiveLog drops duplicates and ignores a forged jump", () => {
   const log = new ReceiveLog();
   for (const n of [0, 1, 3, 2, 3, 1]) log.add(n);

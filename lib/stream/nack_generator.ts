@@ -67,8 +67,14 @@ export function collectNacks(
   const tailMs = Math.max(retryMs, timing.tailMs ?? 10);
   const skip = timing.reorderSkip ?? 3;
   let nextDue = Infinity;
+  // A round holds at most MAX_ENTRIES; what did not fit goes a retry later.
+  let capped = false;
   for (const frame of frames) {
-    if (frame.complete || out.length >= MAX_ENTRIES) continue;
+    if (frame.complete) continue;
+    if (out.length >= MAX_ENTRIES) {
+      capped = true;
+      break;
+    }
     const older = frameDiff(newestId, frame.id) > 0;
     if (!frame.seen) {
       const due = frame.lastNackAt === -Infinity
@@ -104,15 +110,19 @@ export function collectNacks(
         waiting = true;
         continue;
       }
-      have[i] = 2;
-      asked = true;
       if (entry !== undefined && i - entry.first <= 16) {
         entry.bitmap |= 1 << (i - entry.first - 1);
+      } else if (out.length >= MAX_ENTRIES) {
+        capped = true;
+        break;
       } else {
-        if (out.length >= MAX_ENTRIES) break;
         entry = { frameId: frame.id, first: i, bitmap: 0 };
         out.push(entry);
       }
+      // Marked only once it is in an entry: a chunk left out by the cap is
+      // asked for in the next round, not taken as asked.
+      have[i] = 2;
+      asked = true;
     }
     if (asked) frame.lastNackAt = now;
     if (asked || waiting) {
@@ -122,5 +132,5 @@ export function collectNacks(
       nextDue = Math.min(nextDue, frame.lastArrival + tailMs);
     }
   }
-  return nextDue;
+  return capped ? Math.min(nextDue, now + retryMs) : nextDue;
 }
