@@ -96,6 +96,22 @@ Deno.test("StreamReassembler never delivers a frame whose CRC fails", () => {
   assert.equal(r.stats.framesDelivered, 0);
 });
 
+Deno.test("StreamReassembler counts a corrupt frame once, also when a restart gives up the frames around it", () => {
+  const r = new StreamReassembler();
+  const [a0] = chunks(new Uint8Array(10), 2, 0);
+  r.addChunk(0, a0!.header, a0!.payload, false);
+  // Frame 1 is whole but corrupt, behind frame 0, still open.
+  const bad = chunks(new Uint8Array(10).fill(7), 2, 1);
+  for (const c of bad) c.header.crc ^= 1;
+  for (const c of bad) r.addChunk(0, c.header, c.payload, false);
+  // A jump far ahead: a restart.
+  for (const c of chunks(new Uint8Array(10).fill(8), 1, 1_000_000)) {
+    r.addChunk(1, c.header, c.payload, false);
+  }
+  assert.equal(r.stats.framesCorrupt, 1);
+  assert.equal(r.stats.framesLost, 1);
+});
+
 Deno.test("StreamReassembler drops a chunk whose description disagrees, and keeps the frame", () => {
   const r = new StreamReassembler();
   const frame = new Uint8Array(12).fill(9);

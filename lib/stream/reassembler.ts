@@ -456,8 +456,11 @@ export class StreamReassembler {
   #advanceTo(now: number, id: number): void {
     const ahead = frameDiff(id, this.#nextId!);
     if (ahead > MAX_GAP) {
-      // A restart, or a forgery: everything open is lost, the gap is not.
-      for (const frame of this.#frames.values()) this.#giveUp(frame);
+      // A restart, or a forgery: everything open is lost, the gap is not;
+      // a frame dropped already (corrupt) was counted then.
+      for (const frame of this.#frames.values()) {
+        if (!frame.resolvedDrop) this.#giveUp(frame);
+      }
       this.#release();
       this.#frames.clear();
       this.#nextId = id;
