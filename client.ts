@@ -180,7 +180,7 @@ await runMain(async () => {
     ...KEY_FILE_OPTION,
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
-  });
+  }, { positionals: "IMAGE ..." });
   if (values.help) {
     console.log(HELP);
     return 0;

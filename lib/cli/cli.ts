@@ -29,13 +29,31 @@ export class UsageError extends Error {
   }
 }
 
+/** Options for {@linkcode parseFlags}. */
+export interface ParseFlagsOptions {
+  /**
+   * What the script takes besides flags, such as `"IMAGE ..."`, for its
+   * messages; without it, any argument that is not a flag is refused.
+   *
+   * @default {undefined}
+   */
+  positionals?: string;
+}
+
 /**
- * Parses `args` with `node:util`'s `parseArgs`, in strict mode, and turns
- * its errors into a {@linkcode UsageError} that points at `--help`.
+ * Parses `args` with `node:util`'s `parseArgs` and checks what it let
+ * through, so that every mistake is a {@linkcode UsageError} of one line
+ * that names the flag and points at `--help`: an unknown flag (with the
+ * nearest known one), a flag with no value or an empty one, a value given to
+ * a switch, a flag given twice that takes one value, an argument the script
+ * does not take. A negative number after a flag is its value
+ * (`--port -1`), so that the flag's own check can say what range it takes.
  *
  * @param args The arguments, such as `Deno.args`.
- * @param options The flags: a `parseArgs` options map.
+ * @param flags The flags: a `parseArgs` options map.
+ * @param options What else the script takes.
  * @returns The parsed values and positionals.
+ * @throws {UsageError} For any of the mistakes above.
  *
  * @example Usage
  * ```ts
@@ -43,21 +61,138 @@ export class UsageError extends Error {
  * const { values } = parseFlags(["--port", "9999"], { port: { type: "string" } });
  * console.log(values.port); // "9999"
  * ```
+ *
+ * @example A mistake
+ * ```ts
+ * import { parseFlags } from "./cli.ts";
+ * try {
+ *   parseFlags(["--prot", "9999"], { port: { type: "string" } });
+ * } catch (error) {
+ *   console.log((error as Error).message); // "Unknown option --prot (did you mean --port?); see --help"
+ * }
+ * ```
  */
 export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
-  options: O,
+  flags: O,
+  options: ParseFlagsOptions = {},
 ): ReturnType<
   typeof parseArgs<
     { args: string[]; options: O; allowPositionals: true; strict: true }
   >
 > {
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    // Not strict: parseArgs's own messages are several sentences and do not
+    // say what to do; the tokens let us say it in one line.
+    parsed = parseArgs({
+      args,
+      options: flags,
+      allowPositionals: true,
+      strict: false,
+      tokens: true,
+    });
   } catch (error) {
     const message = errorLine(error).replace(/\.+$/, "").replace(/\.\s/g, "; ");
     throw new UsageError(`${message}; see --help`, { cause: error });
   }
+  checkTokens(parsed.tokens, flags, options);
+  return {
+    values: parsed.values,
+    positionals: parsed.positionals,
+  } as ReturnType<typeof parseFlags<O>>;
+}
+
+type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
+
+function checkTokens(
+  tokens: readonly Token[],
+  flags: NonNullable<ParseArgsConfig["options"]>,
+  options: ParseFlagsOptions,
+): void {
+  const seen = new Map<string, string>();
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      if (options.positionals !== undefined) continue;
+      throw new UsageError(
+        `Unexpected argument '${token.value}': this script takes only flags; see --help`,
+      );
+    }
+    if (token.kind !== "option") continue;
+    const flag = Object.hasOwn(flags, token.name)
+      ? flags[token.name]
+      : undefined;
+    const raw = token.rawName;
+    if (flag === undefined) {
+      const near = nearestFlag(token.name, Object.keys(flags));
+      throw new UsageError(
+        `Unknown option ${raw}${
+          near === undefined ? "" : ` (did you mean --${near}?)`
+        }; see --help`,
+      );
+    }
+    if (flag.type === "boolean") {
+      if (token.value !== undefined) {
+        throw new UsageError(
+          `${raw} takes no value, got '${raw}=${token.value}'; write ${raw} alone (see --help)`,
+        );
+      }
+      continue;
+    }
+    const value = token.value;
+    if (value === undefined) {
+      throw new UsageError(`${raw} needs a value; see --help`);
+    }
+    if (!token.inlineValue && /^-(?![\d.]|$)/.test(value)) {
+      throw new UsageError(
+        `${raw} needs a value, got the option '${value}'; give ${raw} a value, or write ${raw}=${value} if that is the value`,
+      );
+    }
+    if (value.trim() === "") {
+      throw new UsageError(`${raw} is empty; give it a value (see --help)`);
+    }
+    const before = seen.get(token.name);
+    if (before !== undefined && !flag.multiple) {
+      throw new UsageError(
+        `${raw} is given twice ('${before}' and '${value}'); give it once`,
+      );
+    }
+    seen.set(token.name, value);
+  }
+}
+
+/** The known flag nearest `name`, by edit distance or prefix, if any is near. */
+function nearestFlag(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = candidate.startsWith(name) && name.length >= 3
+      ? 0.5
+      : editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.min(2, Math.floor(name.length / 3))
+    ? best
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** The longest delay `setTimeout` takes: 2^31 − 1 ms, about 24.8 days. */

@@ -34,12 +34,17 @@ Options:
 export async function keygen(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
     help: { type: "boolean", short: "h", default: false },
-  });
+  }, { positionals: "FILE" });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length !== 1 || positionals[0] === "") {
+  if (positionals[0]?.trim() === "") {
+    throw new UsageError(
+      "FILE is empty; name the file to write the key to: deno task keygen FILE",
+    );
+  }
+  if (positionals.length !== 1) {
     throw new UsageError(
       `expected one FILE to write the key to, got ${positionals.length}: deno task keygen FILE`,
     );
