@@ -34,6 +34,7 @@ import { openFrameSource, type SourceFrame } from "./lib/frame_source.ts";
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { resolveEndpoint } from "./lib/net/open.ts";
+import { hostFlag } from "./lib/cli/host_flag.ts";
 import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { FrameClock } from "./lib/frame_clock.ts";
@@ -224,6 +225,14 @@ await runMain(async () => {
     ? "classic"
     : choiceFlag("protocol", values.protocol, ["classic", "stream", "rtp"]);
   const streaming = protocol === "stream";
+  // Checked once here; every link below reads values.host.
+  values.host = hostFlag("host", values.host, {
+    fallback: DEFAULT_HOST,
+    ...(protocol === "classic" && {
+      refuseMulticast:
+        "the classic protocol waits for one server's reply; send to a group with --protocol stream or rtp",
+    }),
+  });
   const chunkSize = intFlag(
     "chunk-size",
     values["chunk-size"],

@@ -30,6 +30,7 @@ import {
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
 import { StreamClient } from "./lib/stream/client.ts";
+import { hostFlag } from "./lib/cli/host_flag.ts";
 
 const HELP = `Usage: deno run -P msg_client.ts [options]
 
@@ -105,6 +106,11 @@ await runMain(async () => {
     max: MAX_TIMER_MS,
   });
 
+  const hostname = hostFlag("host", values.host, {
+    fallback: DEFAULT_HOST,
+    refuseMulticast:
+      "each message waits for one server's reply; give that server's address",
+  });
   if (protocol !== "stream" && values["key-file"] !== undefined) {
     throw new UsageError(
       "--key-file goes with --protocol stream: classic messages cannot be sealed",
@@ -113,7 +119,6 @@ await runMain(async () => {
   const loaded = protocol === "stream"
     ? await loadKeyFlag(values["key-file"])
     : undefined;
-  const hostname = values.host ?? DEFAULT_HOST;
   await using client = protocol === "stream"
     ? await StreamClient.connect({
       hostname,

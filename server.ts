@@ -27,6 +27,7 @@ import {
   errorLine,
   intFlag,
   LogLimiter,
+  MAX_TIMER_MS,
   onShutdown,
   parseFlags,
   positiveNumberFlag,
@@ -47,6 +48,8 @@ import { FrameServer, type ServerStats } from "./lib/server/server.ts";
 import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
+import { hostFlag } from "./lib/cli/host_flag.ts";
+import { writableDirFlag } from "./lib/cli/dir_flag.ts";
 import { startRtsp } from "./lib/rtsp/cli.ts";
 
 const HELP = `Usage: deno run -P server.ts [options]
@@ -211,7 +214,10 @@ await runMain(async () => {
     { max: 65535 },
   );
   const count = intFlag("count", values.count, 0, { min: 1 });
-  const timeoutMs = intFlag("timeout", values.timeout, 3000, { min: 1 });
+  const timeoutMs = intFlag("timeout", values.timeout, 3000, {
+    min: 1,
+    max: MAX_TIMER_MS,
+  });
   const maxFrameBytes = intFlag(
     "max-frame-bytes",
     values["max-frame-bytes"],
@@ -262,8 +268,13 @@ await runMain(async () => {
   if (values["join-if"] !== undefined && groups.length === 0) {
     throw new UsageError("--join-if goes with --join GROUP");
   }
-  const host = values.host ??
-    (groups.length > 0 ? multicastBindAddress(groups[0]!) : DEFAULT_HOST);
+  const host = hostFlag("host", values.host, {
+    fallback: groups.length > 0
+      ? multicastBindAddress(groups[0]!)
+      : DEFAULT_HOST,
+    refuseMulticast:
+      `to receive the group, use --join ${values.host} (it binds 0.0.0.0)`,
+  });
   if (groups.length > 0 && host !== "0.0.0.0" && host !== "::") {
     throw new UsageError(
       `--join needs the image port bound to a wildcard address: a socket bound to ${host} gets no multicast; drop --host or use --host 0.0.0.0`,
@@ -300,6 +311,11 @@ await runMain(async () => {
       throw new UsageError(`--${flag} goes with --view PORT`);
     }
   }
+  const viewHost = hostFlag("view-host", values["view-host"], {
+    fallback: "127.0.0.1",
+    refuseMulticast:
+      "give an address of this host, such as 127.0.0.1, or 0.0.0.0 for all",
+  });
   const viewToken = values["view-token"];
   if (viewToken !== undefined && values["view-open"]) {
     throw new UsageError("--view-token and --view-open exclude each other");
@@ -315,7 +331,15 @@ await runMain(async () => {
   const quiet = values.quiet || demo;
   const log = quiet ? () => {} : console.log;
   const out = toStdout ? undefined : values.out;
-  if (out !== undefined) await Deno.mkdir(out, { recursive: true });
+  if (values.record === "-") {
+    throw new UsageError(
+      "--record takes a directory; to write the frames to stdout, use --out -",
+    );
+  }
+  if (out !== undefined) await writableDirFlag("out", out);
+  if (values.record !== undefined) {
+    await writableDirFlag("record", values.record);
+  }
   const segmentMinutes = positiveNumberFlag(
     "record-segment",
     values["record-segment"],
@@ -443,7 +467,7 @@ await runMain(async () => {
         },
       };
     };
-    const viewHost = values["view-host"] ?? "127.0.0.1";
+
     viewer = await listenOrFallBack(
       demo && values.view === undefined,
       (free) =>
