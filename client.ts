@@ -35,6 +35,7 @@ import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { resolveEndpoint } from "./lib/net/open.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
+import { fileErrorReason } from "./lib/_file_error.ts";
 import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { FrameClock } from "./lib/frame_clock.ts";
@@ -516,7 +517,9 @@ async function openRtpLink(
     });
     await Deno.writeTextFile(values.sdp, sdp).catch((error) => {
       throw new Error(
-        `Cannot write the SDP file ${values.sdp}: ${errorLine(error)}`,
+        `Cannot write the SDP file ${values.sdp}: ${
+          fileErrorReason(error, { writing: true })
+        }; check --sdp`,
         { cause: error },
       );
     });

@@ -21,6 +21,7 @@ import {
   sniffFormat,
 } from "./codec/types.ts";
 import { drawTestPattern } from "./image/pattern.ts";
+import { fileErrorReason } from "./_file_error.ts";
 
 /** One encoded frame, ready to send. */
 export interface SourceFrame {
@@ -122,12 +123,9 @@ async function readImage(path: string): Promise<Uint8Array> {
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`Cannot read image ${path}: ${reason}`, { cause: error });
+    throw new Error(`Cannot read image ${path}: ${fileErrorReason(error)}`, {
+      cause: error,
+    });
   }
   if (sniffFormat(bytes) === undefined) {
     throw new Error(`Cannot send ${path}: it is not a JPEG or PNG image`);

@@ -113,7 +113,12 @@ function checkTokens(
   const seen = new Map<string, string>();
   for (const token of tokens) {
     if (token.kind === "positional") {
-      if (options.positionals !== undefined) continue;
+      if (options.positionals !== undefined) {
+        if (token.value.trim() !== "") continue;
+        throw new UsageError(
+          `An argument is empty; give ${options.positionals} or drop it (see --help)`,
+        );
+      }
       throw new UsageError(
         `Unexpected argument '${token.value}': this script takes only flags; see --help`,
       );

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errorLine } from "./cli.ts";
+import { fileErrorReason } from "../_file_error.ts";
 
 /**
  * Makes `path` (and its parents) if missing, and checks that a file can be
@@ -55,7 +55,7 @@ export async function writableDirFlag(
         error,
       );
     }
-    fail(`cannot make the directory: ${errorLine(error)}`, error);
+    fail(`cannot make the directory: ${fileErrorReason(error)}`, error);
   }
   let probe: string | undefined;
   try {
@@ -63,7 +63,7 @@ export async function writableDirFlag(
   } catch (error) {
     fail(
       `cannot write files in it (${
-        errorLine(error).replace(/ \(os error \d+\).*$/, "")
+        fileErrorReason(error, { writing: true })
       }); choose a directory you can write to`,
       error,
     );

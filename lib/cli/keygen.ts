@@ -39,11 +39,6 @@ export async function keygen(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (positionals[0]?.trim() === "") {
-    throw new UsageError(
-      "FILE is empty; name the file to write the key to: deno task keygen FILE",
-    );
-  }
   if (positionals.length !== 1) {
     throw new UsageError(
       `expected one FILE to write the key to, got ${positionals.length}: deno task keygen FILE`,

@@ -12,6 +12,7 @@
  */
 
 import { KEY_BYTES } from "./_backend.ts";
+import { fileErrorReason } from "../_file_error.ts";
 
 /** The environment variable that names a key file when no flag does. */
 export const KEY_FILE_ENV = "UDPIMG_KEY_FILE";
@@ -127,16 +128,6 @@ export function parseKey(text: string, name = "key"): Uint8Array {
   return key;
 }
 
-function reasonOf(err: unknown, allow = "--allow-read"): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.IsADirectory) return "it is a directory";
-  if (err instanceof Deno.errors.NotCapable) {
-    return `Deno may not access it (run with -P or ${allow})`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
 /**
  * Writes a new key file with mode 0600. Refuses to replace a file that
  * exists, so a key in use is never lost.
@@ -169,7 +160,7 @@ export async function writeKeyFile(
     }
     const reason = err instanceof Deno.errors.NotFound
       ? "its directory does not exist"
-      : reasonOf(err, "--allow-write");
+      : fileErrorReason(err, { writing: true });
     throw new Error(`Cannot write key file ${path}: ${reason}`, {
       cause: err,
     });
@@ -243,7 +234,7 @@ export async function readKeyFile(
       ? `make one with: ${KEYGEN} ${path}`
       : `fix its permissions, or make a new key with ${KEYGEN} FILE`;
     return new Error(
-      `Cannot read key file ${where}: ${reasonOf(err)}; ${fix}`,
+      `Cannot read key file ${where}: ${fileErrorReason(err)}; ${fix}`,
       { cause: err },
     );
   };
