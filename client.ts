@@ -79,14 +79,14 @@ Options:
                           for servers with small receive buffers, such as the
                           tutorial's with large images (try 16; default: no pause)
   --single                send each image in one datagram (at most ${MAX_DATAGRAM_BYTES} bytes)
-  --count N               frames to send (default: each file once; 1 pattern frame;
-                          unlimited for
-                          a camera or video)
+  --count N               frames to send (default: each file once; 1 pattern
+                          frame; unlimited for a camera or video)
   --fps N                 at most N frames a second (default: as fast as replies come)
   --encode jpg|png        decode each image and encode it again for every frame,
                           as the tutorial's loop does
   --quality Q             JPEG quality, 1-100 (default 95, as OpenCV's)
-  --size WxH              camera/video/pattern frame size (default 640x480)
+  --size WxH              frame size (default: 640x480 for the pattern and
+                          testsrc, a camera's or video's own size otherwise)
   --camera-format F       auto, mjpeg or raw (default auto): mjpeg forwards the
                           camera's own JPEG frames (v4l2 -input_format mjpeg,
                           dshow -vcodec mjpeg) with no decode or re-encode; raw
@@ -96,6 +96,8 @@ Options:
   --loop                  repeat the video file
   --timeout MS            wait this long for each reply (default 2000)
   --retries N             send a frame again this many times (default 3)
+  --quiet                 print only the summary
+  --help                  show this help
 
 Stream options (--protocol stream; it never waits for a reply):
   --fps N                 frames a second; 0 (default) for files and the
@@ -126,8 +128,6 @@ RTP options (--protocol rtp):
   --multicast-if ADDR     send multicast out of the interface with this address
   RTP/JPEG carries baseline 4:2:0 or 4:2:2 JPEGs with standard Huffman tables
   up to 2040x2040; --encode jpg re-encodes other images so. --fps defaults to 30.
-  --quiet                 print only the summary
-  --help                  show this help
 
 It prints the server's reply to each frame, then one summary line:
 frames=… seconds=… fps=… bytes=…`;
@@ -187,12 +187,6 @@ await runMain(async () => {
     console.log(HELP);
     return 0;
   }
-  if (values.camera === "list") {
-    for (const line of cameraTable(await listCaptureDevices())) {
-      console.log(line);
-    }
-    return 0;
-  }
   const cameraFormat = choiceFlag(
     "camera-format",
     values["camera-format"],
@@ -213,6 +207,12 @@ await runMain(async () => {
     throw new UsageError(
       "Give image files, --camera or --video, not more than one of them",
     );
+  }
+  if (values.camera === "list") {
+    for (const line of cameraTable(await listCaptureDevices())) {
+      console.log(line);
+    }
+    return 0;
   }
   if (values.loop && values.video === undefined) {
     throw new UsageError("--loop goes with --video");
@@ -472,6 +472,8 @@ async function openRtpLink(
     ttl?: string | undefined;
     "multicast-if"?: string | undefined;
     encode?: string | undefined;
+    camera?: string | undefined;
+    video?: string | undefined;
   },
   port: number,
   frameRate: number,
@@ -533,8 +535,11 @@ async function openRtpLink(
         jpeg = parseJpeg(frame.bytes);
       } catch (error) {
         if (!(error instanceof UnsupportedJpegError)) throw error;
+        // --encode is for files and the pattern; ffmpeg re-encodes live frames.
         const hint = values.encode === "jpg"
           ? "; the JPEG encoder in use cannot write such JPEGs (install libturbojpeg)"
+          : values.camera !== undefined || values.video !== undefined
+          ? "; add --camera-format raw to have ffmpeg re-encode it as baseline 4:2:0"
           : "; add --encode jpg to re-encode it as baseline 4:2:0";
         throw new Error(`Cannot send ${frame.name}: ${error.message}${hint}`);
       }

@@ -196,7 +196,7 @@ function checkPassthrough(
   const platform = options.platform ?? Deno.build.os;
   if (source.kind === "testsrc") {
     throw new RangeError(
-      "Cannot pass the test pattern through: it has no JPEG frames of its own",
+      "Cannot pass the test pattern through: it has no JPEG frames of its own; use --camera-format auto or raw",
     );
   }
   if (source.kind === "camera" && platform === "darwin") {
@@ -206,7 +206,7 @@ function checkPassthrough(
   }
   if (source.kind === "video" && options.size !== undefined) {
     throw new RangeError(
-      "Cannot rescale a video whose frames are passed through: drop the size, or re-encode",
+      "Cannot rescale a video whose frames are passed through: drop --size, or re-encode with --camera-format auto or raw",
     );
   }
 }
