@@ -213,6 +213,11 @@ await runMain(async () => {
     DEFAULT_MESSAGE_PORT,
     { max: 65535 },
   );
+  if (port !== 0 && port === messagePort) {
+    throw new UsageError(
+      `--port and --msg-port are both ${port}; give them different ports (or 0 for free ones)`,
+    );
+  }
   const count = intFlag("count", values.count, 0, { min: 1 });
   const timeoutMs = intFlag("timeout", values.timeout, 3000, {
     min: 1,

@@ -45,8 +45,9 @@ export interface ParseFlagsOptions {
  * through, so that every mistake is a {@linkcode UsageError} of one line
  * that names the flag and points at `--help`: an unknown flag (with the
  * nearest known one), a flag with no value or an empty one, a value given to
- * a switch, a flag given twice that takes one value, an argument the script
- * does not take. A negative number after a flag is its value
+ * a switch, a flag given twice that takes one value (or one that takes
+ * several given the same value twice), an argument the script does not
+ * take. A negative number after a flag is its value
  * (`--port -1`), so that the flag's own check can say what range it takes.
  *
  * @param args The arguments, such as `Deno.args`.
@@ -156,13 +157,16 @@ function checkTokens(
     if (value.trim() === "") {
       throw new UsageError(`${raw} is empty; give it a value (see --help)`);
     }
-    const before = seen.get(token.name);
-    if (before !== undefined && !flag.multiple) {
+    const key = flag.multiple ? `${token.name}=${value}` : token.name;
+    const before = seen.get(key);
+    if (before !== undefined) {
       throw new UsageError(
-        `${raw} is given twice ('${before}' and '${value}'); give it once`,
+        flag.multiple
+          ? `${raw} ${value} is given twice; give each value once`
+          : `${raw} is given twice ('${before}' and '${value}'); give it once`,
       );
     }
-    seen.set(token.name, value);
+    seen.set(key, value);
   }
 }
 

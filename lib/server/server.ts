@@ -446,6 +446,13 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
             }); RTP is received without it, but with no sender reports (latency) or receiver reports`;
         }
       }
+      if (
+        controlPort !== null && controlPort > 65535 &&
+        receivers.some((r) => r.handleControlDatagram !== undefined)
+      ) {
+        controlWarning =
+          `no RTCP port: it would be the image port + 1, ${controlPort}, past 65535; RTP is received without it, but with no sender reports (latency) or receiver reports`;
+      }
       const mode = options.decoder ?? "auto";
       const decoder = typeof mode === "object"
         ? mode
