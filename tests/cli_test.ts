@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { fixture, root, runScript, startServer } from "./_process.ts";
+import {
+  fixture,
+  root,
+  runScript,
+  startServer,
+  withTempDir,
+} from "./_process.ts";
 import { missing } from "./_deps.ts";
+import { parseFlags, UsageError } from "../lib/cli/cli.ts";
+import { hostFlag } from "../lib/cli/host_flag.ts";
+import { writableDirFlag } from "../lib/cli/dir_flag.ts";
 
 const SUMMARY =
   /^frames=(\d+) decoded=(\d+) errors=(\d+) dropped=(\d+) bytes=(\d+) seconds=[\d.]+ fps=[\d.]+$/;
@@ -331,4 +340,297 @@ Deno.test({
       /Cannot open camera \/dev\/video9/,
     );
   },
+});
+
+const FLAGS = {
+  port: { type: "string" },
+  protocol: { type: "string" },
+  out: { type: "string" },
+  join: { type: "string", multiple: true },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+Deno.test("parseFlags answers each mistake in one line that names the flag and what to do", () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["--prot", "5"],
+      /^Unknown option --prot \(did you mean --protocol\?\); see --help$/,
+    ],
+    [["--bogus"], /^Unknown option --bogus; see --help$/],
+    [["-x"], /^Unknown option -x; see --help$/],
+    [["--port"], /^--port needs a value; see --help$/],
+    [["--port", ""], /^--port is empty; give it a value/],
+    [["--port="], /^--port is empty/],
+    [["--out", " "], /^--out is empty/],
+    [
+      ["--port", "--quiet"],
+      /^--port needs a value, got the option '--quiet'; .*--port=--quiet/,
+    ],
+    [["--quiet=yes"], /^--quiet takes no value, got '--quiet=yes'/],
+    [["--help=1"], /^--help takes no value/],
+    [
+      ["--port", "1", "--port", "2"],
+      /^--port is given twice \('1' and '2'\); give it once$/,
+    ],
+    [
+      ["--join", "239.1.2.3", "--join", "239.1.2.3"],
+      /^--join 239\.1\.2\.3 is given twice; give each value once$/,
+    ],
+    [
+      ["extra"],
+      /^Unexpected argument 'extra': this script takes only flags; see --help$/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    assert.throws(
+      () => parseFlags(args, FLAGS),
+      (error: unknown) =>
+        error instanceof UsageError && !error.message.includes("\n") &&
+        pattern.test(error.message),
+      args.join(" "),
+    );
+  }
+  assert.throws(
+    () => parseFlags([""], FLAGS, { positionals: "FILE" }),
+    /: An argument is empty; give FILE or drop it/,
+  );
+});
+
+Deno.test("parseFlags takes a negative number, a lone '-' and repeated groups as values", () => {
+  const { values, positionals } = parseFlags(
+    ["--port", "-1", "--out", "-", "--join", "239.1.2.3", "--join", "ff02::1"],
+    FLAGS,
+  );
+  assert.equal(values.port, "-1");
+  assert.equal(values.out, "-");
+  assert.deepEqual(values.join, ["239.1.2.3", "ff02::1"]);
+  assert.deepEqual(positionals, []);
+  assert.deepEqual(
+    parseFlags(["a.jpg", "--", "--b.jpg"], FLAGS, { positionals: "IMAGE" })
+      .positionals,
+    ["a.jpg", "--b.jpg"],
+  );
+});
+
+Deno.test("hostFlag refuses a group where one host is needed, and a malformed IPv6 address", () => {
+  const one = { fallback: "127.0.0.1", refuseMulticast: "use --join" };
+  assert.equal(hostFlag("host", undefined, one), "127.0.0.1");
+  for (const good of ["::1", "[::1]", "example.com", "10.0.0.1"]) {
+    assert.equal(hostFlag("host", good, one), good);
+  }
+  assert.equal(hostFlag("host", "239.1.2.3", { fallback: "" }), "239.1.2.3");
+  const cases: [string, RegExp][] = [
+    [
+      "239.1.2.3",
+      /: --host takes one host's address, and 239\.1\.2\.3 is a multicast group; use --join$/,
+    ],
+    ["ff02::1", /is a multicast group/],
+    ["::1::2", /: --host '::1::2' is not a valid IPv6 address/],
+    ["[::1]:9999", /not a valid IPv6 address .*no port/],
+    ["fe80::1%eth0", /zone id/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(() => hostFlag("host", value, one), UsageError, value);
+    assert.throws(() => hostFlag("host", value, one), pattern);
+  }
+});
+
+Deno.test("writableDirFlag makes the directory, and names the flag for a file or one it cannot write", async () => {
+  await withTempDir("udpimg-dirflag-", async (dir) => {
+    await writableDirFlag("out", `${dir}/a/b`);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/a/b`)], [], "no probe left");
+    await Deno.writeTextFile(`${dir}/file`, "");
+    for (const path of [`${dir}/file`, `${dir}/file/sub`]) {
+      await assert.rejects(
+        () => writableDirFlag("record", path),
+        /^Error: --record .*: it or a part of it is a file, not a directory; name a directory/,
+      );
+    }
+    // root may write anywhere
+    if (Deno.build.os !== "windows" && Deno.uid() !== 0) {
+      await Deno.mkdir(`${dir}/ro`, { mode: 0o555 });
+      await assert.rejects(
+        () => writableDirFlag("out", `${dir}/ro`),
+        /--out .*ro: cannot write files in it \(permission denied\)/,
+      );
+    }
+  });
+});
+
+/** Runs `cases` a few at a time, so the table ends in bounded time. */
+async function eachOneLineError(
+  cases: [string, string[], number, RegExp][],
+): Promise<void> {
+  const queue = [...cases];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let next; (next = queue.shift()) !== undefined;) {
+        const [name, args, code, pattern] = next;
+        const result = await run(name, args, 20_000);
+        const what = `${name} ${args.join(" ")}: ${result.stderr.join("\n")}`;
+        assert.equal(result.code, code, what);
+        assert.equal(result.stderr.length, 1, what);
+        assert.match(result.stderr[0]!, /^error: /, what);
+        assert.doesNotMatch(result.stderr[0]!, /Uncaught|\bat \S+:\d+/, what);
+        assert.match(result.stderr[0]!, pattern, what);
+      }
+    }),
+  );
+}
+
+Deno.test("Every script answers a wrong flag with one line and exit code 2", async () => {
+  const free = ["--port", "0", "--msg-port", "0"];
+  await eachOneLineError([
+    [
+      "server.ts",
+      ["--port", "-1"],
+      2,
+      /--port must be an integer from 0 to 65535, got '-1'/,
+    ],
+    [
+      "server.ts",
+      ["--prot", "stream"],
+      2,
+      /Unknown option --prot \(did you mean --protocol\?\)/,
+    ],
+    ["server.ts", ["--port"], 2, /--port needs a value/],
+    ["server.ts", ["--port", "0", "--port", "1"], 2, /--port is given twice/],
+    ["server.ts", ["extra"], 2, /Unexpected argument 'extra'/],
+    ["server.ts", ["--quiet=yes"], 2, /--quiet takes no value/],
+    ["server.ts", ["--out", ""], 2, /--out is empty/],
+    [
+      "server.ts",
+      ["--timeout", "99999999999999"],
+      2,
+      /--timeout must be an integer from 1 to 2147483647/,
+    ],
+    [
+      "server.ts",
+      ["--port", "47100", "--msg-port", "47100"],
+      2,
+      /--port and --msg-port are both 47100/,
+    ],
+    [
+      "server.ts",
+      [...free, "--host", "239.1.2.3"],
+      2,
+      /239\.1\.2\.3 is a multicast group; to receive the group, use --join 239\.1\.2\.3/,
+    ],
+    [
+      "server.ts",
+      [...free, "--host", "::1::2"],
+      2,
+      /--host '::1::2' is not a valid IPv6 address/,
+    ],
+    [
+      "server.ts",
+      [...free, "--view", "0", "--view-host", "239.1.2.3"],
+      2,
+      /--view-host takes one host's address/,
+    ],
+    [
+      "server.ts",
+      [...free, "--rtsp", "0", "--rtsp-host", "ff02::1"],
+      2,
+      /--rtsp-host takes one host's address/,
+    ],
+    [
+      "server.ts",
+      ["--join", "239.1.2.3", "--join", "239.1.2.3"],
+      2,
+      /--join 239\.1\.2\.3 is given twice/,
+    ],
+    [
+      "server.ts",
+      ["--out", "-", "--record", "-"],
+      2,
+      /--record takes a directory; to write the frames to stdout, use --out -/,
+    ],
+    [
+      "client.ts",
+      ["--burst", "-1"],
+      2,
+      /--burst must be an integer from 0 to 1000000, got '-1'/,
+    ],
+    ["client.ts", ["--video", ""], 2, /--video is empty/],
+    [
+      "client.ts",
+      [""],
+      2,
+      /An argument is empty; give IMAGE \.\.\. or drop it/,
+    ],
+    [
+      "client.ts",
+      ["--host", "239.1.2.3", "--port", "9"],
+      2,
+      /the classic protocol waits for one server's reply; send to a group with --protocol stream or rtp/,
+    ],
+    [
+      "client.ts",
+      ["--camera", "list", "a.jpg"],
+      2,
+      /Give image files, --camera or --video, not more than one/,
+    ],
+    [
+      "msg_client.ts",
+      ["--data", "1", "--data", "2"],
+      2,
+      /--data is given twice/,
+    ],
+    ["msg_client.ts", ["extra"], 2, /Unexpected argument 'extra'/],
+    [
+      "msg_client.ts",
+      ["--protocol", "stream", "--host", "ff02::1"],
+      2,
+      /each message waits for one server's reply/,
+    ],
+    ["lib/cli/keygen.ts", [""], 2, /An argument is empty; give FILE/],
+    [
+      "lib/cli/keygen.ts",
+      ["--forse", "k"],
+      2,
+      /Unknown option --forse; see --help/,
+    ],
+  ]);
+});
+
+Deno.test("A file where a directory or a file is wanted gets one line naming the flag, exit code 1", async () => {
+  await withTempDir("udpimg-cli-", async (dir) => {
+    const file = `${dir}/file`;
+    await Deno.writeTextFile(file, "");
+    const free = ["--port", "0", "--msg-port", "0"];
+    await eachOneLineError([
+      [
+        "server.ts",
+        [...free, "--out", file],
+        1,
+        /--out .*file: it or a part of it is a file, not a directory/,
+      ],
+      [
+        "server.ts",
+        [...free, "--record", `${file}/sub`],
+        1,
+        /--record .*sub: it or a part of it is a file/,
+      ],
+      [
+        "client.ts",
+        ["--protocol", "rtp", "--port", "9", "--sdp", `${dir}/none/x.sdp`],
+        1,
+        /Cannot write the SDP file .*x\.sdp: its directory does not exist; check --sdp$/,
+      ],
+      [
+        "client.ts",
+        ["--protocol", "rtp", "--port", "9", "--sdp", dir],
+        1,
+        /Cannot write the SDP file .*: it is a directory; check --sdp$/,
+      ],
+      [
+        "client.ts",
+        ["--port", "9", dir],
+        1,
+        /Cannot read image .*: it is a directory$/,
+      ],
+    ]);
+  });
 });
