@@ -7,7 +7,7 @@ import {
   withTempDir,
 } from "./_process.ts";
 import { missing } from "./_deps.ts";
-import { parseFlags, UsageError } from "../lib/cli/cli.ts";
+import { errorLine, parseFlags, UsageError } from "../lib/cli/cli.ts";
 import { hostFlag } from "../lib/cli/host_flag.ts";
 import { writableDirFlag } from "../lib/cli/dir_flag.ts";
 
@@ -633,4 +633,16 @@ Deno.test("A file where a directory or a file is wanted gets one line naming the
       ],
     ]);
   });
+});
+
+Deno.test("errorLine gives the error an await using cleanup suppressed, then the cleanup's", () => {
+  const error = new SuppressedError(
+    new Error("Cannot close the socket"),
+    new Error("Cannot send:\nno route"),
+    "An error was suppressed during disposal",
+  );
+  assert.equal(
+    errorLine(error),
+    "Cannot send: no route (then, on closing: Cannot close the socket)",
+  );
 });

@@ -309,7 +309,10 @@ export function choiceFlag<const T extends string>(
 }
 
 /**
- * Turns any error into one line for a user.
+ * Turns any error into one line for a user. An error thrown while an
+ * `await using` resource was closing after another error (a
+ * `SuppressedError`, whose own message is only "An error was suppressed
+ * during disposal") gives the first error, then the one on closing.
  *
  * @param error What was thrown.
  * @returns Its message on one line.
@@ -321,6 +324,11 @@ export function choiceFlag<const T extends string>(
  * ```
  */
 export function errorLine(error: unknown): string {
+  if (error instanceof SuppressedError) {
+    return `${errorLine(error.suppressed)} (then, on closing: ${
+      errorLine(error.error)
+    })`;
+  }
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s*\n\s*/g, " ").trim();
 }
@@ -351,7 +359,8 @@ export async function runMain(
   } catch (error) {
     console.error(`error: ${errorLine(error)}`);
     if (Deno.env.get("UDPIMG_DEBUG")) console.error(error);
-    code = error instanceof UsageError ? 2 : 1;
+    const first = error instanceof SuppressedError ? error.suppressed : error;
+    code = first instanceof UsageError ? 2 : 1;
   }
   Deno.exit(code);
 }
