@@ -12,6 +12,7 @@ import {
   intFlag,
   LogLimiter,
   MAX_TIMER_MS,
+  numberFlag,
   onShutdown,
   parseFlags,
   runMain,
@@ -298,6 +299,11 @@ await runMain(async () => {
   if (protocol === "classic" && values.rate !== undefined) {
     throw new UsageError("--rate goes with --protocol stream or rtp");
   }
+  const rateMbit = numberFlag("rate", values.rate, undefined, {
+    min: 0.1,
+    max: 100_000,
+    unit: "Mbit/s",
+  });
   if (rtp && (values.single || values["chunk-size"] !== undefined)) {
     throw new UsageError(
       "--single and --chunk-size go with --protocol classic; RTP uses --mtu",
@@ -332,14 +338,6 @@ await runMain(async () => {
   }
 
   if (streaming) {
-    const rateMbit = values.rate === undefined
-      ? undefined
-      : Number(values.rate);
-    if (rateMbit !== undefined && !(rateMbit >= 0.1 && rateMbit <= 100_000)) {
-      throw new UsageError(
-        `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
-      );
-    }
     const group = await multicastOptions(values, port);
     if (group.multicast && fps === 0 && !live) {
       throw new UsageError(
@@ -362,7 +360,7 @@ await runMain(async () => {
     }, { count, fps, live, quiet });
   }
   const link = rtp
-    ? await openRtpLink(values, port, frameRate)
+    ? await openRtpLink(values, port, frameRate, rateMbit)
     : await openClassicLink(values, port, chunkSize, timeoutMs, retries, burst);
   await using _link = link;
 
@@ -467,7 +465,6 @@ async function openRtpLink(
     host?: string | undefined;
     sdp?: string | undefined;
     mtu?: string | undefined;
-    rate?: string | undefined;
     "rtp-pt"?: string | undefined;
     ttl?: string | undefined;
     "multicast-if"?: string | undefined;
@@ -477,6 +474,7 @@ async function openRtpLink(
   },
   port: number,
   frameRate: number,
+  rateMbit: number | undefined,
 ): Promise<FrameLink> {
   const mtu = intFlag("mtu", values.mtu, DEFAULT_RTP_MTU, {
     min: 300,
@@ -485,12 +483,6 @@ async function openRtpLink(
   const payloadType = intFlag("rtp-pt", values["rtp-pt"], JPEG_PAYLOAD_TYPE, {
     max: 127,
   });
-  const rate = values.rate === undefined ? 0 : Number(values.rate);
-  if (!(rate >= 0.1 && rate <= 100_000) && values.rate !== undefined) {
-    throw new UsageError(
-      `--rate must be megabits a second, from 0.1 to 100000, got '${values.rate}'`,
-    );
-  }
   const to = await resolveEndpoint({
     hostname: values.host ?? DEFAULT_HOST,
     port,
@@ -504,7 +496,7 @@ async function openRtpLink(
     port,
     mtu,
     payloadType,
-    rateBitsPerSecond: rate * 1e6,
+    rateBitsPerSecond: (rateMbit ?? 0) * 1e6,
     ...(multicast && { multicastTtl: ttl }),
     ...(values["multicast-if"] !== undefined &&
       { multicastInterface: values["multicast-if"] }),

@@ -7,7 +7,12 @@ import {
   withTempDir,
 } from "./_process.ts";
 import { missing } from "./_deps.ts";
-import { errorLine, parseFlags, UsageError } from "../lib/cli/cli.ts";
+import {
+  errorLine,
+  numberFlag,
+  parseFlags,
+  UsageError,
+} from "../lib/cli/cli.ts";
 import { hostFlag } from "../lib/cli/host_flag.ts";
 import { writableDirFlag } from "../lib/cli/dir_flag.ts";
 
@@ -645,4 +650,19 @@ Deno.test("errorLine gives the error an await using cleanup suppressed, then the
     errorLine(error),
     "Cannot send: no route (then, on closing: Cannot close the socket)",
   );
+});
+
+Deno.test("numberFlag takes plain decimals within bounds and names the flag, the bounds and the unit otherwise", () => {
+  const range = { min: 0.1, max: 100_000, unit: "Mbit/s" };
+  assert.equal(numberFlag("rate", undefined, undefined, range), undefined);
+  assert.equal(numberFlag("rate", "2.5", 0, range), 2.5);
+  assert.equal(numberFlag("rate", ".5", 0, range), 0.5);
+  for (const bad of ["0", "abc", "1e3", "0x10", "-1", "100001", "Infinity"]) {
+    assert.throws(
+      () => numberFlag("rate", bad, 0, range),
+      new UsageError(
+        `--rate must be a number from 0.1 to 100000 (Mbit/s), got '${bad}'`,
+      ),
+    );
+  }
 });

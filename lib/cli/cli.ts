@@ -271,12 +271,60 @@ export function positiveNumberFlag(
   fallback: number,
 ): number {
   if (value === undefined) return fallback;
-  const number = /^\s*\+?(\d+\.?\d*|\.\d+)\s*$/.test(value)
-    ? Number(value)
-    : NaN;
+  const number = decimal(value);
   if (!Number.isFinite(number) || number <= 0) {
     throw new UsageError(
       `--${name} must be a number above 0, such as 0.5 or 10, got '${value}'`,
+    );
+  }
+  return number;
+}
+
+/** A plain decimal such as `2.5` or `.5`, or NaN: no sign, exponent or hex. */
+function decimal(text: string): number {
+  return /^\s*\+?(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+}
+
+/** Bounds for {@linkcode numberFlag}. */
+export interface NumberRange {
+  /** The smallest value allowed. */
+  min: number;
+  /** The largest value allowed. */
+  max: number;
+  /** What the number counts, for the message, such as `"Mbit/s"`. */
+  unit?: string;
+}
+
+/**
+ * Reads a decimal flag, such as a rate, within bounds. It takes plain
+ * decimals only (`2.5`, `.5`), not `1e3` or `0x10`.
+ *
+ * @param name The flag's name, without dashes, for the message.
+ * @param value The flag's text, or `undefined` when not given.
+ * @param fallback The value when not given.
+ * @param range Bounds, inclusive, and the unit.
+ * @returns The number.
+ * @throws {UsageError} When the text is not a decimal within bounds.
+ *
+ * @example Usage
+ * ```ts
+ * import { numberFlag } from "./cli.ts";
+ * console.log(numberFlag("rate", "2.5", 0, { min: 0.1, max: 100_000 })); // 2.5
+ * ```
+ */
+export function numberFlag<F>(
+  name: string,
+  value: string | undefined,
+  fallback: F,
+  range: NumberRange,
+): number | F {
+  if (value === undefined) return fallback;
+  const number = decimal(value);
+  if (!(number >= range.min && number <= range.max)) {
+    throw new UsageError(
+      `--${name} must be a number from ${range.min} to ${range.max}${
+        range.unit === undefined ? "" : ` (${range.unit})`
+      }, got '${value}'`,
     );
   }
   return number;
