@@ -37,25 +37,18 @@ export async function writableDirFlag(
   try {
     await Deno.mkdir(path, { recursive: true });
   } catch (error) {
-    if (
-      error instanceof Deno.errors.AlreadyExists ||
-      error instanceof Deno.errors.NotADirectory
-    ) {
-      fail(
-        "it or a part of it is a file, not a directory; name a directory (it is made if missing)",
-        error,
-      );
-    }
-    if (
-      error instanceof Deno.errors.PermissionDenied ||
-      error instanceof Deno.errors.NotCapable
-    ) {
-      fail(
-        "cannot make the directory: permission denied; choose a directory you can write to",
-        error,
-      );
-    }
-    fail(`cannot make the directory: ${fileErrorReason(error)}`, error);
+    const isFile = error instanceof Deno.errors.AlreadyExists ||
+      error instanceof Deno.errors.NotADirectory;
+    const denied = error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.NotCapable;
+    fail(
+      isFile
+        ? "it or a part of it is a file, not a directory; name a directory (it is made if missing)"
+        : `cannot make the directory: ${
+          denied ? "permission denied" : fileErrorReason(error)
+        }; choose a directory you can write to`,
+      error,
+    );
   }
   let probe: string | undefined;
   try {
