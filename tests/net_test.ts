@@ -17,6 +17,7 @@ import {
   resolveEndpoint,
 } from "../lib/net/open.ts";
 import type { DatagramBatch, DatagramSocket } from "../lib/net/types.ts";
+import { receiveLoop } from "../lib/net/receive_loop.ts";
 
 const IMPLEMENTATIONS = ["native", "deno"] as const;
 type Implementation = typeof IMPLEMENTATIONS[number];
@@ -547,4 +548,46 @@ Deno.test("EndpointCache returns one object per sender and evicts the oldest", (
   assert.deepEqual(v6.endpoint, { hostname: "2001:db8::1", port: 80 });
   assert.equal(cache.ipv6(0x20010db8, 0, 0, 1, 80), v6);
   assert.notEqual(cache.ipv4(0x7f000001, 5000), a);
+});
+
+Deno.test("receiveLoop hands on no datagram of a batch that lands after the owner closed, nor past a handler that closes", async () => {
+  /** A socket whose receives each land a batch of `count` datagrams. */
+  function fakeSocket(batches: number[], onReceive: () => void) {
+    const batch: DatagramBatch = {
+      count: 0,
+      buffer: new Uint8Array(8),
+      offsets: new Int32Array(4),
+      lengths: new Int32Array(4).fill(1),
+      senders: Array(4).fill({ hostname: "127.0.0.1", port: 1 }),
+      senderKeys: Array(4).fill("127.0.0.1:1"),
+    };
+    return {
+      createBatch: () => batch,
+      receive: () => {
+        onReceive();
+        return Promise.resolve(batches.shift() ?? 0);
+      },
+    } as unknown as DatagramSocket;
+  }
+  // The owner closes while the receive is under way; its batch still lands.
+  let closed = false;
+  const late: number[] = [];
+  await receiveLoop(fakeSocket([3, 3], () => closed = true), {
+    onDatagram: (_, __, i) => late.push(i),
+    onBatch: () => late.push(-1),
+    closed: () => closed,
+  });
+  assert.deepEqual(late, []);
+  // A handler that closes at the second datagram of the first batch.
+  closed = false;
+  const seen: number[] = [];
+  await receiveLoop(fakeSocket([3, 3], () => {}), {
+    onDatagram: (_, __, i) => {
+      seen.push(i);
+      if (i === 1) closed = true;
+    },
+    onBatch: () => seen.push(-1),
+    closed: () => closed,
+  });
+  assert.deepEqual(seen, [0, 1]);
 });

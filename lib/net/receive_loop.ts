@@ -20,7 +20,10 @@ export interface ReceiveLoopHandlers {
   onBatch?(): void;
   /** Called with a receive error; the loop pauses 10 ms and goes on. */
   onError?(error: Error): void;
-  /** Whether the owner closed the socket: errors after that end the loop. */
+  /**
+   * Whether the owner closed the socket: errors after that end the loop, and
+   * no datagram is handed on once it is.
+   */
   closed(): boolean;
 }
 
@@ -67,16 +70,19 @@ export async function receiveLoop(
       await sleep(10);
       continue;
     }
-    if (count === 0) return;
-    for (let i = 0; i < count; i++) {
+    // A batch can land after the owner closed the socket (and disposed of
+    // what the handlers use, such as a sealed stream's key), and a handler
+    // may close it mid-batch: neither is handed on.
+    if (count === 0 || handlers.closed()) return;
+    for (let i = 0; i < count && !handlers.closed(); i++) {
       const offset = batch.offsets[i]!;
       handlers.onDatagram(
         batch.buffer.subarray(offset, offset + batch.lengths[i]!),
         batch,
         i,
       );
-      // A handler may have closed the socket.
     }
+    if (handlers.closed()) return;
     handlers.onBatch?.();
   }
 }
