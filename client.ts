@@ -296,6 +296,15 @@ await runMain(async () => {
       }
     }
   }
+  if (protocol !== "classic") {
+    for (const flag of ["timeout", "retries"] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(
+          `--${flag} goes with --protocol classic: ${protocol} waits for no reply`,
+        );
+      }
+    }
+  }
   if (protocol === "classic" && values.rate !== undefined) {
     throw new UsageError("--rate goes with --protocol stream or rtp");
   }

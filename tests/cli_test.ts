@@ -573,6 +573,24 @@ Deno.test("Every script answers a wrong flag with one line and exit code 2", asy
     ],
     [
       "client.ts",
+      ["--protocol", "rtp", "--timeout", "100"],
+      2,
+      /--timeout goes with --protocol classic: rtp waits for no reply/,
+    ],
+    [
+      "client.ts",
+      ["--protocol", "stream", "--retries", "1"],
+      2,
+      /--retries goes with --protocol classic/,
+    ],
+    [
+      "client.ts",
+      ["--protocol", "stream", "--rate", "1e3"],
+      2,
+      /--rate must be a number from 0\.1 to 100000 \(Mbit\/s\), got '1e3'/,
+    ],
+    [
+      "client.ts",
       ["--camera", "list", "a.jpg"],
       2,
       /Give image files, --camera or --video, not more than one/,
