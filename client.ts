@@ -325,6 +325,24 @@ await runMain(async () => {
       } is for the classic protocol; the stream protocol paces its datagrams itself`,
     );
   }
+  if (rtp && values.burst !== undefined) {
+    throw new UsageError(
+      "--burst is for the classic protocol; RTP spreads each frame over the frame interval (--fps, --rate)",
+    );
+  }
+  // Image files are sent as they are, unless --encode makes them again.
+  if (positionals.length > 0) {
+    if (values.size !== undefined) {
+      throw new UsageError(
+        "--size goes with the test pattern, --camera or --video; image files are sent at their own size",
+      );
+    }
+    if (values.quality !== undefined && encode !== "jpg") {
+      throw new UsageError(
+        "--quality goes with --encode jpg for image files (they are sent as they are otherwise)",
+      );
+    }
+  }
   // RTP has no reply to wait for: without a rate it would flood.
   const frameRate = fps > 0 ? fps : rtp && !live ? 30 : 0;
 

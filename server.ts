@@ -256,6 +256,14 @@ await runMain(async () => {
     min: 1,
     max: 60_000,
   });
+  if (
+    values.latency !== undefined && protocol !== "auto" &&
+    protocol !== "stream"
+  ) {
+    throw new UsageError(
+      `--latency goes with --protocol auto or stream; ${protocol} senders have no latency budget`,
+    );
+  }
   const payloadTypes = (values["rtp-pt"] ?? []).map((text) =>
     intFlag("rtp-pt", text, 0, { max: 127 })
   );

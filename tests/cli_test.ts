@@ -591,6 +591,30 @@ Deno.test("Every script answers a wrong flag with one line and exit code 2", asy
     ],
     [
       "client.ts",
+      ["--protocol", "rtp", "--burst", "4"],
+      2,
+      /--burst is for the classic protocol; RTP spreads/,
+    ],
+    [
+      "client.ts",
+      ["--size", "320x240", "a.jpg"],
+      2,
+      /--size goes with the test pattern, --camera or --video/,
+    ],
+    [
+      "client.ts",
+      ["--quality", "50", "a.jpg"],
+      2,
+      /--quality goes with --encode jpg for image files/,
+    ],
+    [
+      "server.ts",
+      ["--protocol", "classic", "--latency", "50"],
+      2,
+      /--latency goes with --protocol auto or stream/,
+    ],
+    [
+      "client.ts",
       ["--camera", "list", "a.jpg"],
       2,
       /Give image files, --camera or --video, not more than one/,
