@@ -95,8 +95,8 @@ Options:
                           the camera offers it at --size. For --video, auto
                           forwards an MJPEG file's frames as they are
   --loop                  repeat the video file
-  --timeout MS            wait this long for each reply (default 2000)
-  --retries N             send a frame again this many times (default 3)
+  --timeout MS            classic: wait this long for each reply (default 2000)
+  --retries N             classic: times to send a frame again (default 3)
   --quiet                 print only the summary
   --help                  show this help
 
