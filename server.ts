@@ -20,7 +20,7 @@ import { Viewer } from "./lib/viewer/viewer.ts";
 import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
 import { reachableHost } from "./lib/net/_ip.ts";
-import { MulticastError } from "./lib/net/errors.ts";
+import { BindError, MulticastError } from "./lib/net/errors.ts";
 import { isMulticast, multicastBindAddress } from "./lib/net/multicast.ts";
 import {
   choiceFlag,
@@ -430,6 +430,16 @@ await runMain(async () => {
         messagePort: free ? 0 : messagePort,
       }),
   ).catch((error) => {
+    if (error instanceof BindError) {
+      const bound = error.endpoint.port;
+      const flag = bound === port
+        ? "--port"
+        : bound === messagePort
+        ? "--msg-port"
+        : undefined;
+      if (flag === undefined) throw error;
+      throw new Error(`${error.message} (${flag} ${bound})`, { cause: error });
+    }
     if (!(error instanceof MulticastError)) throw error;
     throw new Error(`${error.message} (--join-if ADDR)`, { cause: error });
   });
@@ -500,7 +510,11 @@ await runMain(async () => {
         ),
     ).catch((error) => {
       server.close();
-      if (/in use/i.test(errorLine(error))) throw error;
+      if (/in use/i.test(errorLine(error))) {
+        throw new Error(`${errorLine(error)} (--view ${viewPort})`, {
+          cause: error,
+        });
+      }
       throw new Error(
         `Cannot start the viewer on ${viewHost}:${viewPort}: ${
           errorLine(error)

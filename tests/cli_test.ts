@@ -230,18 +230,38 @@ Deno.test("Client errors name the file, the limit or the server, in one line wit
   );
 });
 
-Deno.test("A busy port gets one line that names it", async () => {
-  const { server, port } = await startServer();
+Deno.test("A busy port gets one line that names it and its flag", async () => {
+  const { server, port, msgPort } = await startServer();
   await using _ = server;
-  const second = await run("server.ts", [
-    "--port",
-    String(port),
-    "--msg-port",
-    "0",
-  ]);
-  assert.equal(second.code, 1);
-  assert.equal(second.stderr.length, 1, second.stderr.join("\n"));
-  assert.match(second.stderr[0]!, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await eachOneLineError([
+      [
+        "server.ts",
+        ["--port", String(port), "--msg-port", "0"],
+        1,
+        new RegExp(
+          `127\\.0\\.0\\.1:${port}: address already in use.* \\(--port ${port}\\)$`,
+        ),
+      ],
+      [
+        "server.ts",
+        ["--port", "0", "--msg-port", String(msgPort)],
+        1,
+        new RegExp(
+          `127\\.0\\.0\\.1:${msgPort}: .* \\(--msg-port ${msgPort}\\)$`,
+        ),
+      ],
+      [
+        "server.ts",
+        ["--port", "0", "--msg-port", "0", "--view", String(taken.addr.port)],
+        1,
+        new RegExp(`in use.* \\(--view ${taken.addr.port}\\)$`),
+      ],
+    ]);
+  } finally {
+    taken.close();
+  }
 });
 
 Deno.test({
