@@ -205,17 +205,45 @@ Deno.test("RtpReceiver sends receiver reports from the control port to the sende
   assert.equal(rr2.reports[0]!.delaySinceLastSr, 32768); // 0.5 s
 });
 
-Deno.test("RtpReceiver ends a source at BYE, counting its partial frame lost", () => {
-  const r = receiver();
+Deno.test("RtpReceiver ends a source at BYE, counting a frame left partial lost once the frame timeout passes", () => {
+  const r = receiver({ frameTimeoutMs: 1000 });
   const packets = frame(5, 0, 0);
   r.handleDatagram(0, packets[0]!, FROM, KEY);
   assert.equal(r.streams, 1);
   r.handleControlDatagram(1, buildBye(5), { hostname: "127.0.0.1", port: 1 });
+  // Its last packets may still be on their way, on the other socket.
+  assert.equal(r.streams, 1);
+  assert.deepEqual(drain(r), []);
+  r.handleTimeout(r.pollTimeout()!);
+  r.handleTimeout(1001);
   assert.equal(r.streams, 0);
   const events = drain(r);
   assert.deepEqual(events.map((e) => e.type === "dropped" && e.reason), [
     "lost",
   ]);
+});
+
+Deno.test("RtpReceiver: a BYE that overtakes a frame's last packets (RTCP comes on another socket) does not cost the frame", () => {
+  const r = receiver({ reportIntervalMs: 1000 });
+  const packets = frame(5, 0, 0);
+  assert.ok(packets.length > 1);
+  r.handleDatagram(0, packets[0]!, FROM, KEY);
+  r.handleControlDatagram(1, buildBye(5), { hostname: "127.0.0.1", port: 1 });
+  for (const p of packets.slice(1)) r.handleDatagram(2, p, FROM, KEY);
+  const events = drain(r);
+  assert.deepEqual(events.map((e) => e.type), ["frame"]);
+  // Then it goes at the next sweep, with no report to it.
+  r.handleTimeout(r.pollTimeout()!);
+  assert.equal(r.streams, 0);
+  for (let t; (t = r.pollTransmit()) !== undefined;) {
+    const [rr] = parseRtcp(t.bytes);
+    assert.ok(!(rr?.type === "rr" && rr.reports.some((b) => b.ssrc === 5)));
+  }
+  // A BYE with nothing partial ends the source at once.
+  r.handleDatagram(3, frame(6, 0, 0)[0]!, FROM, KEY);
+  for (const p of frame(6, 0, 0).slice(1)) r.handleDatagram(3, p, FROM, KEY);
+  r.handleControlDatagram(4, buildBye(6), { hostname: "127.0.0.1", port: 1 });
+  assert.equal(r.streams, 0);
 });
 
 Deno.test("RtpReceiver forgets a source silent for five report intervals, and stops reporting to it", () => {
@@ -256,8 +284,7 @@ Deno.test("RtpReceiver keeps state for at most maxStreams sources", () => {
 
 Deno.test("RtpReceiver takes RTCP muxed on the image port", () => {
   const r = receiver();
-  const packets = frame(5, 0, 0);
-  r.handleDatagram(0, packets[0]!, FROM, KEY);
+  for (const p of frame(5, 0, 0)) r.handleDatagram(0, p, FROM, KEY);
   r.handleDatagram(0, buildBye(5), FROM, KEY);
   assert.equal(r.streams, 0);
   assert.equal(r.counters().rtcpPackets, 1);

@@ -88,6 +88,12 @@ interface RtpStream {
   lastSr: SenderReportInfo | undefined;
   /** When its RTP, or its sender's RTCP, last came. */
   lastHeard: number;
+  /**
+   * When its BYE came, while a frame was still partial: RTCP comes on
+   * another socket and may overtake the frame's last packets, so the
+   * source stays until the frame is whole or silent for the frame timeout.
+   */
+  byeAt: number | undefined;
 }
 
 /**
@@ -272,6 +278,10 @@ export class RtpReceiver implements ProtocolReceiver {
         for (const ssrc of packet.ssrcs) {
           const stream = this.#bySsrc.get(rtcpKey(from.hostname, ssrc));
           if (stream === undefined) continue;
+          if (stream.depacketizer.inFlight > 0) {
+            stream.byeAt ??= now;
+            continue;
+          }
           this.#streams.delete(`${stream.sender}#${ssrc}`);
           this.#drop(stream);
         }
@@ -304,7 +314,12 @@ export class RtpReceiver implements ProtocolReceiver {
       for (const entry of this.#streams) {
         const stream = entry[1];
         stream.depacketizer.sweep(now);
-        if (now - stream.lastHeard > this.#sourceTimeoutMs) silent.push(entry);
+        if (
+          now - stream.lastHeard > this.#sourceTimeoutMs ||
+          (stream.byeAt !== undefined &&
+            (stream.depacketizer.inFlight === 0 ||
+              now - stream.byeAt >= this.#timeoutMs))
+        ) silent.push(entry);
       }
       // A source silent for five report intervals is gone (RFC 3550
       // §6.3.5): no more reports to it, which a spoofed packet could
@@ -405,6 +420,7 @@ export class RtpReceiver implements ProtocolReceiver {
       lastSr: undefined,
       // Set by the packet that made it, at once.
       lastHeard: 0,
+      byeAt: undefined,
     };
     stream = created;
     this.#streams.set(key, stream);
@@ -462,6 +478,8 @@ export class RtpReceiver implements ProtocolReceiver {
       { to: Endpoint; blocks: ReportBlock[] }
     >();
     for (const stream of this.#streams.values()) {
+      // A source that said BYE is waiting only for its last packets.
+      if (stream.byeAt !== undefined) continue;
       const stats = stream.stats;
       const to = stream.rtcpTo ??
         { hostname: stream.from.hostname, port: stream.from.port + 1 };
