@@ -55,6 +55,8 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
  *
  * @param sent The frames sent.
  * @param received The frames the receiver saved, in any order.
+ * @param counted How many of the sent frames count; copies of the rest
+ *   (padding sent after them) count neither as exact nor as corrupt.
  * @returns Exact, corrupt and duplicate counts.
  *
  * @example One whole, one damaged, one repeated
@@ -68,6 +70,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export function countDelivered(
   sent: readonly Uint8Array[],
   received: Iterable<Uint8Array>,
+  counted: number = sent.length,
 ): DeliveryCount {
   const byKey = new Map<string, number[]>();
   sent.forEach((frame, index) => {
@@ -82,6 +85,7 @@ export function countDelivered(
     const candidates = byKey.get(frameKey(frame)) ?? [];
     const match = candidates.find((index) => equal(sent[index]!, frame));
     if (match === undefined) count.corrupt++;
+    else if (match >= counted) continue;
     else if (seen.has(match)) count.duplicates++;
     else {
       seen.add(match);
@@ -158,9 +162,9 @@ export function lossChart(
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${
-      left + plotW / 2
-    }" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
+    `<text x="${left + plotW / 2}" y="20" text-anchor="middle" font-size="14">${
+      escapeXml(title)
+    }</text>`,
   ];
   for (let y = 0; y <= 100; y += 20) {
     parts.push(
@@ -187,7 +191,9 @@ export function lossChart(
     `<text x="${left + plotW / 2}" y="${
       height - 10
     }" text-anchor="middle">datagrams lost each way (plus 1% duplicated, 2% reordered)</text>`,
-    `<text x="14" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${
+    `<text x="14" y="${
+      top + plotH / 2
+    }" text-anchor="middle" transform="rotate(-90 14 ${
       top + plotH / 2
     })">frames delivered byte-exact</text>`,
   );
@@ -215,4 +221,51 @@ export function lossChart(
   });
   parts.push("</svg>");
   return parts.join("\n") + "\n";
+}
+
+/**
+ * The nearest-rank quantile of `values`, or NaN when there are none.
+ *
+ * @param values Numbers, in any order.
+ * @param q From 0 to 1, such as 0.99.
+ * @returns The smallest value with at least a share `q` of values at or below it.
+ *
+ * @example
+ * ```ts
+ * import { quantile } from "./_stream_report.ts";
+ * console.log(quantile([5, 1, 4, 2, 3], 0.5)); // 3
+ * ```
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(
+    sorted.length,
+    Math.max(1, Math.ceil(q * sorted.length)),
+  );
+  return sorted[rank - 1]!;
+}
+
+/**
+ * Per-frame latencies from two lists of times, the i-th sent frame against
+ * the i-th received one; valid only when no frame was lost between them.
+ *
+ * @param sentAtMs When each frame left, in order.
+ * @param receivedAtMs When each frame was done, in order.
+ * @returns One latency per frame present in both lists.
+ *
+ * @example
+ * ```ts
+ * import { pairLatencies } from "./_stream_report.ts";
+ * console.log(pairLatencies([0, 33, 66], [5, 40])); // [ 5, 7 ]
+ * ```
+ */
+export function pairLatencies(
+  sentAtMs: readonly number[],
+  receivedAtMs: readonly number[],
+): number[] {
+  const n = Math.min(sentAtMs.length, receivedAtMs.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(receivedAtMs[i]! - sentAtMs[i]!);
+  return out;
 }

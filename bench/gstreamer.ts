@@ -98,6 +98,8 @@ export interface GStreamerRun {
   readonly loss: number;
   /** Peak RSS of the receiver in bytes, when known. */
   readonly peakRssBytes: number | undefined;
+  /** When each decoded frame's line arrived, `performance.now()` ms. */
+  readonly decodedAtMs: readonly number[];
 }
 
 /** The outcome of {@linkcode runGStreamer}. */
@@ -189,6 +191,7 @@ export async function runGStreamerOnce(
       fps,
       loss: Math.max(0, 1 - decoded / options.frames),
       peakRssBytes,
+      decodedAtMs: decodedAt,
     };
   } finally {
     await receiver.stop("SIGINT");
