@@ -49,6 +49,7 @@ import { runStructBench } from "./struct_bench.ts";
 import { runCaptureBench } from "./capture_bench.ts";
 import { runCryptoBench } from "./crypto_bench.ts";
 import { runSealedBench } from "./sealed_bench.ts";
+import { runStreamBench } from "./stream_bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -66,6 +67,7 @@ const SECTIONS = [
   "capture",
   "crypto",
   "sealed",
+  "stream",
 ] as const;
 type Section = typeof SECTIONS[number];
 const QUALITY = 95;
@@ -74,7 +76,8 @@ const HELP = `Usage: deno run -P=bench bench/run.ts [options]
 
 Options:
   --quick             one run per row, ${QUICK_SIZES.join(",")} only, short
-                      GStreamer and limit runs, no struct section (under 2 minutes)
+                      GStreamer and limit runs, no struct or stream section
+                      (under 2 minutes)
   --runs K            runs per row; the tables show medians (default 5, quick 1)
   --frames N          frames per stop-and-wait run (default 1000, quick 150)
   --sizes LIST        frame sizes, comma-separated (default ${SIZES.join(",")})
@@ -82,7 +85,8 @@ Options:
   --chunk-sizes LIST  datagram sizes for the sweep (default ${
   CHUNK_SIZES.join(",")
 })
-  --sections LIST     ${SECTIONS.join(",")} (default all; quick: no struct)
+  --sections LIST     ${SECTIONS.join(",")} (default all, the
+                      stream section about 10 minutes; quick: no struct or stream)
   --out FILE          also write the markdown to FILE
   --help              show this help`;
 
@@ -598,7 +602,7 @@ async function main(): Promise<number> {
   const chunkSizes = (list(values["chunk-sizes"]) ?? CHUNK_SIZES.map(String))
     .map((value) => positive("--chunk-sizes", value, 1024));
   const sections = list(values.sections) ??
-    SECTIONS.filter((s) => !(quick && s === "struct"));
+    SECTIONS.filter((s) => !(quick && (s === "struct" || s === "stream")));
   for (const name of sections) {
     if (!(SECTIONS as readonly string[]).includes(name)) {
       throw new RangeError(
@@ -741,6 +745,9 @@ async function main(): Promise<number> {
     const sealedStream = want("sealed")
       ? await section("sealed bench", () => runSealedBench({ quick, log }))
       : undefined;
+    const stream = want("stream")
+      ? await section("stream bench", () => runStreamBench({ quick, log }))
+      : undefined;
 
     const seconds = (performance.now() - started) / 1000;
     const command = ["deno task bench", ...Deno.args].join(" ");
@@ -815,6 +822,14 @@ async function main(): Promise<number> {
     }
     if (sealedStream !== undefined) {
       text.push("### Sealed streams against plain", "", sealedStream, "");
+    }
+    if (stream !== undefined) {
+      text.push(
+        "### Stream protocol (bench/stream_bench.ts)",
+        "",
+        stream.replaceAll(/^### /gm, "#### "),
+        "",
+      );
     }
     const markdown = text.join("\n");
     console.log(markdown);
