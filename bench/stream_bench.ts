@@ -715,7 +715,8 @@ async function capacitySection(
   } catch (error) {
     gstError = errorMessage(error);
   }
-  const ours = new Search(quick ? 120 : 150);
+  const start = 200;
+  const ours = new Search(start);
   if (wantCapacity) {
     for (let step = 0; step < maxSteps && !ours.done; step++) {
       const run = await pacedRun(PHOTO, ours.rate, seconds, undefined);
@@ -746,9 +747,7 @@ async function capacitySection(
         ) ?? gstError
       } |`,
       "",
-      `bench/frames/photo_1280x720.jpg (116001 bytes) on loopback, ${seconds} s of frames per run. Ours: a fresh server per run, counting decoded frames (\`sealed_bench.ts\`'s search: up by 25% from ${
-        quick ? 120 : 150
-      } fps until a rate fails, then bisect to within 10%); GStreamer: \`gstreamer.ts\`'s search from its flood rate (at most 300), its rate being decoded frames over first-to-last. The two searches run one after the other, not interleaved.`,
+      `bench/frames/photo_1280x720.jpg (116001 bytes) on loopback, ${seconds} s of frames per run. Ours: a fresh server per run, counting decoded frames (\`sealed_bench.ts\`'s search: up by 25% from ${start} fps until a rate fails, then bisect to within 10%); GStreamer: \`gstreamer.ts\`'s search from its flood rate (at most 300), its rate being decoded frames over first-to-last. The two searches run one after the other, not interleaved.`,
       "",
     );
   }
@@ -810,54 +809,61 @@ async function sendersSection(
   quick: boolean,
   log: (line: string) => void,
 ): Promise<string[]> {
-  const seconds = quick ? 5 : 10;
+  const seconds = quick ? 4 : 8;
+  // Each client sends this long; the window starts once all have begun.
+  const frames = (seconds + 8) * FPS;
   const counts = [1, 4, 16];
   const hz = 100;
   const lines = [
     "### Many senders",
     "",
-    "| streams | frames decoded / sent | lost | server CPU, % of a core | per stream | server lost / late |",
+    "| streams | frames handed out whole / sent | lost | server CPU, % of a core | per stream | server lost / late / skipped |",
     "| ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const n of counts) {
-    const frames = seconds * FPS;
     const [server, port] = await startServer([
-      ...["--decoder", "native", "--quiet"],
+      ...["--decoder", "none", "--quiet"],
     ]);
     try {
       const clients: Peer[] = [];
       for (let i = 0; i < n; i++) {
         const [command, args] = denoRun("client.ts", [
           ...["--host", "127.0.0.1", "--port", String(port)],
-          ...["--protocol", "stream", "--fps", String(FPS), "--quiet"],
+          // Not --quiet: a line per frame shows when each has begun.
+          ...["--protocol", "stream", "--fps", String(FPS)],
           ...["--count", String(frames)],
           PHOTO,
         ]);
         clients.push(new Peer(command, args, { cwd: ROOT }));
       }
-      // Deno's start-up is not the server's work: count from the first frame.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Deno's start-up is not the server's work: the window opens once
+      // every client has sent a frame.
+      const started = () => clients.filter((c) => c.lines.length > 0).length;
+      const waitUntil = performance.now() + 30_000;
+      while (started() < n && performance.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const t0 = performance.now();
       const c0 = await cpuTicks(server.pid);
-      await new Promise((resolve) => setTimeout(resolve, (seconds - 3) * 1000));
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
       const c1 = await cpuTicks(server.pid);
       const t1 = performance.now();
-      await Promise.all(clients.map((c) => c.wait(60_000 + seconds * 4000)));
+      await Promise.all(clients.map((c) => c.wait(60_000 + frames * 200)));
       await new Promise((resolve) => setTimeout(resolve, 500));
       await server.stop("SIGTERM");
-      const summary = lastSummary(server, "decoded");
+      const summary = lastSummary(server, "frames");
       const sent = clients.reduce(
         (sum, c) => sum + (lastSummary(c, "frames")?.frames ?? 0),
         0,
       );
       const cpu = (100 * (c1 - c0) / hz) / ((t1 - t0) / 1000);
-      const decoded = summary?.decoded ?? 0;
-      log(`stream bench: ${n} senders: ${decoded}/${sent}, ${cpu.toFixed(1)}%`);
+      const whole = (summary?.frames ?? 0) - (summary?.skipped ?? 0);
+      log(`stream bench: ${n} senders: ${whole}/${sent}, ${cpu.toFixed(1)}%`);
       lines.push(
-        `| ${n} | ${decoded}/${sent} | ${sent - decoded} | ${
-          cpu.toFixed(1)
-        } | ${(cpu / n).toFixed(1)} | ${summary?.lost ?? "?"} / ${
-          summary?.late ?? "?"
+        `| ${n} | ${whole}/${sent} | ${sent - whole} | ${cpu.toFixed(1)} | ${
+          (cpu / n).toFixed(1)
+        } | ${summary?.lost ?? "?"} / ${summary?.late ?? "?"} / ${
+          summary?.skipped ?? 0
         } |`,
       );
     } catch (error) {
@@ -868,11 +874,9 @@ async function sendersSection(
   }
   lines.push(
     "",
-    `n copies of \`client.ts --protocol stream --fps ${FPS} --count ${
-      seconds * FPS
-    }\` (bench/frames/photo_1280x720.jpg) into one \`server.ts --decoder native\`, started together. CPU is user + system of the server from /proc/PID/stat over ${
-      seconds - 3
-    } s in the middle of the run, decoding included; the clients run on the same two cores.`,
+    `n copies of \`client.ts --protocol stream --fps ${FPS} --count ${frames}\` (bench/frames/photo_1280x720.jpg, about 84 datagrams a frame) into one \`server.ts --decoder none\`, started together. CPU is user + system of the server (all threads) from /proc/PID/stat over ${seconds} s, from the moment every client has sent its first frame; the clients run on the same two cores. The server does not decode here: 16 × ${FPS} = ${
+      16 * FPS
+    } decodes a second at 720p is more than this machine's two cores decode beside 16 clients (see Capacity), so decoding would measure the codec, not the protocol.`,
     "",
   );
   return lines;
