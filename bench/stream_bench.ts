@@ -22,6 +22,7 @@
  * deno run -P=bench bench/stream_bench.ts                       # all sections
  * deno run -P=bench bench/stream_bench.ts --quick               # fewer frames, shorter searches
  * deno run -P=bench bench/stream_bench.ts --sections loss --svg docs/stream_loss.svg
+ * deno run -P=bench bench/stream_bench.ts --sections loss --loss 20 --seed 7   # other loss patterns
  * ```
  *
  * @module
@@ -87,6 +88,10 @@ export interface StreamBenchOptions {
   svgLink?: string;
   /** Where progress lines go. @default {console.error} */
   log?: (line: string) => void;
+  /** The loss section's loss rates, 0 to 1. @default {[0, 0.01, 0.05, 0.2]} */
+  lossRates?: readonly number[];
+  /** Added to every relay's seed, to draw other loss patterns. @default {0} */
+  seed?: number;
 }
 
 /**
@@ -398,12 +403,15 @@ async function runSrtLossy(
 async function measureLoss(
   set: FrameSet,
   dir: string,
+  rates: readonly number[],
+  baseSeed: number,
   log: (line: string) => void,
 ): Promise<LossRun[]> {
   const runs: LossRun[] = [];
-  for (const [i, loss] of LOSS_RATES.entries()) {
+  for (const loss of rates) {
     for (const protocol of LOSS_PROTOCOLS) {
-      const seed = 1000 * (i + 1) + 2 * LOSS_PROTOCOLS.indexOf(protocol);
+      const seed = baseSeed + Math.round(loss * 100_000) + 1 +
+        2 * LOSS_PROTOCOLS.indexOf(protocol);
       log(`stream bench: loss ${loss * 100}% ${protocol}`);
       try {
         const run = protocol === "SRT"
@@ -440,6 +448,7 @@ function pct(part: number, whole: number, digits = 1): string {
 }
 
 function lossGoals(runs: readonly LossRun[]): string[] {
+  const rates = [...new Set(runs.map((r) => r.loss))];
   const at = (protocol: LossProtocol, loss: number) =>
     runs.find((r) => r.protocol === protocol && r.loss === loss);
   const share = (r: LossRun | undefined) =>
@@ -449,7 +458,7 @@ function lossGoals(runs: readonly LossRun[]): string[] {
     const at5 = share(at(protocol, 0.05));
     const at20 = share(at(protocol, 0.2));
     const verdict = (ok: boolean) => ok ? "**met**" : "**missed**";
-    const beatsSrt = LOSS_RATES.every((loss) =>
+    const beatsSrt = rates.every((loss) =>
       (at(protocol, loss)?.exact ?? -1) >= (at("SRT", loss)?.exact ?? 0)
     );
     const corrupt = runs.filter((r) => r.protocol === protocol)
@@ -911,7 +920,13 @@ export async function runStreamBench(
         "ffmpeg -hide_banner -protocols 2>/dev/null | grep -qx '  srt'",
       ]);
       if (!haveSrt) log("stream bench: ffmpeg has no srt protocol");
-      const runs = await measureLoss(set, dir, log);
+      const runs = await measureLoss(
+        set,
+        dir,
+        options.lossRates ?? LOSS_RATES,
+        options.seed ?? 0,
+        log,
+      );
       if (options.svgPath !== undefined) {
         await Deno.writeTextFile(
           options.svgPath,
@@ -971,31 +986,70 @@ export async function runStreamBench(
   return text.join("\n");
 }
 
+const HELP = `Usage: deno run -P=bench bench/stream_bench.ts [options]
+
+Options:
+  --quick           fewer frames, shorter searches (about 3 minutes)
+  --sections LIST   ${SECTIONS.join(",")} (default all, about 10 minutes)
+  --loss LIST       the loss section's loss rates in percent (default 0,1,5,20)
+  --seed N          added to the relays' seeds, for other loss patterns (default 0)
+  --svg FILE        write the loss chart to FILE (docs/stream_loss.svg)
+  --out FILE        also write the markdown to FILE
+  --help            show this help`;
+
+function fail(message: string): never {
+  console.error(`error: ${message}; see --help`);
+  Deno.exit(2);
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      sections: { type: "string" },
-      svg: { type: "string" },
-      out: { type: "string" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        quick: { type: "boolean", default: false },
+        sections: { type: "string" },
+        svg: { type: "string" },
+        out: { type: "string" },
+        loss: { type: "string" },
+        seed: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    fail(errorMessage(error));
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
   const sections = values.sections?.split(",").map((s) => s.trim());
   for (const name of sections ?? []) {
     if (!(SECTIONS as readonly string[]).includes(name)) {
-      console.error(
-        `error: cannot run section "${name}": choose from ${
-          SECTIONS.join(", ")
-        }`,
+      fail(
+        `cannot run section "${name}": choose from ${SECTIONS.join(", ")}`,
       );
-      Deno.exit(2);
     }
+  }
+  const lossRates = values.loss?.split(",").map((p) => {
+    const percent = Number(p);
+    if (p.trim() === "" || !(percent >= 0 && percent < 100)) {
+      fail(`--loss takes percentages from 0 to 99, got "${p}"`);
+    }
+    return percent / 100;
+  });
+  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    fail(`--seed takes a whole number, got "${values.seed}"`);
   }
   const markdown = await runStreamBench({
     quick: values.quick,
     ...(sections !== undefined && { sections: sections as Section[] }),
     ...(values.svg !== undefined && { svgPath: values.svg }),
+    ...(lossRates !== undefined && { lossRates }),
+    seed,
   });
   console.log(markdown);
   if (values.out !== undefined) await Deno.writeTextFile(values.out, markdown);
