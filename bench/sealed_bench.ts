@@ -2,7 +2,9 @@
  * Sealed against plain: the paced capacity of a stream protocol stream at
  * 720p, `client.ts --protocol stream --fps R` into `server.ts --decoder
  * auto` on loopback, unsealed and sealed (`--key-file`) in the same run.
- * A rate passes when the server decodes at least 99% of the frames sent;
+ * A rate passes when the server decodes at least 99% of the frames sent,
+ * at 95% of the rate or more (a client sending files slows down rather
+ * than drop frames past the path's capacity);
  * each side's search steps up by 25% from a start until a rate fails, then
  * bisects to within 10%. The two searches run alternately, step by step,
  * so that both see the same load on the machine. The goal: sealed at least
@@ -22,6 +24,8 @@ import { lastSummary, Peer, PeerError } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MIN_DECODED = 0.99;
+/** The share of the asked-for rate a run must reach to pass. */
+const MIN_ACHIEVED = 0.95;
 
 /** Options for {@linkcode runSealedBench}. */
 export interface SealedBenchOptions {
@@ -37,9 +41,20 @@ export interface SealedBenchOptions {
 
 /** One paced run. */
 export interface Step {
+  /** The rate asked for, `--fps`. */
   fps: number;
+  /** Frames sent. */
   sent: number;
+  /** Frames the server decoded. */
   decoded: number;
+  /**
+   * Decoded frames over the client's time from its first frame to its
+   * close: the rate reached. A stream client sending files waits for its
+   * sender to be ready, so past the path's capacity it slows down rather
+   * than losing frames.
+   */
+  achievedFps: number;
+  /** At least 99% decoded at 95% of the rate or more. */
   passed: boolean;
 }
 
@@ -52,7 +67,7 @@ export interface Step {
  * ```ts
  * import { Search } from "./sealed_bench.ts";
  * const search = new Search(60);
- * search.record({ fps: 60, sent: 120, decoded: 120, passed: true });
+ * search.record({ fps: 60, sent: 120, decoded: 120, achievedFps: 59.8, passed: true });
  * console.log(search.rate); // 75
  * ```
  */
@@ -147,7 +162,8 @@ export async function pacedRun(
       ...key,
       photo,
     ], { cwd: ROOT });
-    await client.wait(60_000 + seconds * 2000);
+    await client.wait(60_000 + seconds * 4000);
+    const clientSeconds = lastSummary(client, "seconds")?.seconds ?? 0;
     // Frames still decoding get a moment; the server exits at --count.
     await server.wait(5000).catch(() => {});
     await server.stop("SIGTERM");
@@ -158,11 +174,14 @@ export async function pacedRun(
       );
     }
     const decoded = Math.min(count, summary.decoded ?? 0);
+    const achievedFps = clientSeconds > 0 ? decoded / clientSeconds : 0;
     return {
       fps,
       sent: count,
       decoded,
-      passed: decoded >= count * MIN_DECODED,
+      achievedFps,
+      passed: decoded >= count * MIN_DECODED &&
+        achievedFps >= fps * MIN_ACHIEVED,
     };
   } finally {
     await server.stop("SIGTERM");
@@ -205,7 +224,9 @@ export async function runSealedBench(
         log(
           `sealed bench: ${
             key === undefined ? "plain" : "sealed"
-          } ${run.fps} fps: ${run.decoded}/${run.sent} decoded`,
+          } ${run.fps} fps: ${run.decoded}/${run.sent} decoded at ${
+            run.achievedFps.toFixed(0)
+          } fps`,
         );
         search.record(run);
       }
@@ -219,7 +240,7 @@ export async function runSealedBench(
         ratio >= 0.9 ? "Met" : "Not met"
       }: ${ratio.toFixed(2)}×.`,
       "",
-      "| stream | highest paced fps with ≥ 99% decoded | steps (✓ passed, ✗ failed) |",
+      "| stream | highest paced fps with ≥ 99% decoded at ≥ 95% of the rate | steps (✓ passed, ✗ failed) |",
       "| --- | --- | --- |",
       `| plain | ${plain.best} | ${steps(plain)} |`,
       `| sealed (--key-file) | ${sealed.best} | ${steps(sealed)} |`,
