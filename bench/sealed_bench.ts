@@ -3,7 +3,7 @@
  * 720p, `client.ts --protocol stream --fps R` into `server.ts --decoder
  * auto` on loopback, unsealed and sealed (`--key-file`) in the same run.
  * A rate passes when the server decodes at least 99% of the frames sent,
- * at 95% of the rate or more (a client sending files slows down rather
+ * at 90% of the rate or more (a client sending files slows down rather
  * than drop frames past the path's capacity);
  * each side's search steps up by 25% from a start until a rate fails, then
  * bisects to within 10%. The two searches run alternately, step by step,
@@ -25,7 +25,7 @@ import { lastSummary, Peer, PeerError } from "./_process.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const MIN_DECODED = 0.99;
 /** The share of the asked-for rate a run must reach to pass. */
-const MIN_ACHIEVED = 0.95;
+const MIN_ACHIEVED = 0.9;
 
 /** Options for {@linkcode runSealedBench}. */
 export interface SealedBenchOptions {
@@ -54,7 +54,7 @@ export interface Step {
    * than losing frames.
    */
   achievedFps: number;
-  /** At least 99% decoded at 95% of the rate or more. */
+  /** At least 99% decoded at 90% of the rate or more. */
   passed: boolean;
 }
 
@@ -240,7 +240,7 @@ export async function runSealedBench(
         ratio >= 0.9 ? "Met" : "Not met"
       }: ${ratio.toFixed(2)}×.`,
       "",
-      "| stream | highest paced fps with ≥ 99% decoded at ≥ 95% of the rate | steps (✓ passed, ✗ failed) |",
+      "| stream | highest paced fps with ≥ 99% decoded at ≥ 90% of the rate | steps (✓ passed, ✗ failed) |",
       "| --- | --- | --- |",
       `| plain | ${plain.best} | ${steps(plain)} |`,
       `| sealed (--key-file) | ${sealed.best} | ${steps(sealed)} |`,

@@ -518,9 +518,12 @@ interface LatencyRun {
  * native`, both printing a line per frame: the client after handing the
  * frame to the sender, the server once it is decoded.
  */
-async function oursLatency(frames: number): Promise<LatencyRun> {
+async function oursLatency(
+  frames: number,
+  decoder: "native" | "none",
+): Promise<LatencyRun> {
   const [server, port] = await startServer([
-    ...["--decoder", "native", "--count", String(frames)],
+    ...["--decoder", decoder, "--count", String(frames)],
     ...["--latency", String(BUDGET_MS)],
   ]);
   try {
@@ -539,7 +542,7 @@ async function oursLatency(frames: number): Promise<LatencyRun> {
       peer.lines.filter((l) => /^frame \d+:/.test(l.text)).map((l) => l.atMs);
     const received = times(server);
     return {
-      name: "stream (client.ts → server.ts --decoder native)",
+      name: `stream (client.ts → server.ts --decoder ${decoder})`,
       frames,
       received: received.length,
       ...(summary?.latency_p50_ms !== undefined &&
@@ -608,7 +611,12 @@ async function latencySection(
   const rounds = quick ? 1 : 2;
   const runs: LatencyRun[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const measure of [oursLatency, gstreamerLatency]) {
+    const pairs = [
+      () => oursLatency(frames, "native"),
+      gstreamerLatency,
+      () => oursLatency(frames, "none"),
+    ];
+    for (const measure of pairs) {
       try {
         const run = await measure(frames);
         log(
@@ -628,7 +636,9 @@ async function latencySection(
   }
   const ms = (v: number | undefined) =>
     v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(2);
-  const ours = runs.filter((r) => r.summaryP99 !== undefined);
+  const ours = runs.filter((r) =>
+    r.summaryP99 !== undefined && r.name.includes("native")
+  );
   const worstP99 = Math.max(...ours.map((r) => r.summaryP99!));
   const lines = [
     `Goal: p99 ≤ 10 ms end to end, decoding included (server's summary). ${
@@ -648,7 +658,7 @@ async function latencySection(
   ];
   runs.forEach((r, i) => {
     lines.push(
-      `| ${Math.floor(i / 2) + 1} | ${r.name} | ${r.received}/${r.frames} | ${
+      `| ${Math.floor(i / 3) + 1} | ${r.name} | ${r.received}/${r.frames} | ${
         r.summaryP50 === undefined
           ? "–"
           : `${ms(r.summaryP50)} / ${ms(r.summaryP99)}`
@@ -659,7 +669,7 @@ async function latencySection(
   });
   lines.push(
     "",
-    `${frames} frames of bench/frames/photo_1280x720.jpg at ${FPS} fps on loopback, ours and GStreamer alternating, ${rounds} round(s). The server's summary measures from the frame's timestamp (taken as the client hands it to the sender) to the end of its decode, on one clock. The output-line column times, in this process, the sender's line for frame i (ours: \`client.ts\` after \`send\`; GStreamer: a \`fakesink sync=true\` teed beside \`udpsink sync=true\`) against the receiver's line for frame i after decoding (ours: \`server.ts\`; GStreamer: \`fakesink\` after \`jpegdec\`), both through \`stdbuf -oL\` or a pipe; pairing by index assumes no frame lost, which the frame counts show. It includes both pipes and this process's event loop, so it is comparable between the two pairs but not with the summary.`,
+    `${frames} frames of bench/frames/photo_1280x720.jpg at ${FPS} fps on loopback, ours decoding, GStreamer, and ours not decoding (\`--decoder none\`, to show what decoding adds) in turn, ${rounds} round(s). The server's summary measures from the frame's timestamp (taken as the client hands it to the sender) to the end of its decode, on one clock. The output-line column times, in this process, the sender's line for frame i (ours: \`client.ts\` after \`send\`; GStreamer: a \`fakesink sync=true\` teed beside \`udpsink sync=true\`) against the receiver's line for frame i after decoding (ours: \`server.ts\`; GStreamer: \`fakesink\` after \`jpegdec\`), both through \`stdbuf -oL\` or a pipe; pairing by index assumes no frame lost, which the frame counts show. It includes both pipes and this process's event loop, so it is comparable between the two pairs but not with the summary.`,
   );
   return lines;
 }
@@ -739,8 +749,10 @@ async function capacitySection(
       ours.record(run);
     }
     const gstBest = gst?.best?.fps ?? 0;
-    const bestStep = ours.steps.filter((st) => st.passed)
-      .sort((a, b) => b.fps - a.fps)[0];
+    // Ours slows down rather than lose frames: its capacity is the fastest
+    // rate it reached with ≥ 99% decoded, whatever it was asked for.
+    const bestStep = ours.steps.filter((st) => st.decoded >= 0.99 * st.sent)
+      .sort((a, b) => b.achievedFps - a.achievedFps)[0];
     const oursBest = bestStep?.achievedFps ?? 0;
     const ratio = gstBest > 0 ? oursBest / gstBest : NaN;
     oursBestFps = oursBest;
@@ -753,7 +765,7 @@ async function capacitySection(
           : `Not measured${gstError ? `: ${gstError}` : ""}.`
       }`,
       "",
-      "| pair | best passing run: asked fps | decoded fps reached | steps: asked fps → reached (✓ passed, ✗ failed) |",
+      "| pair | best run: asked fps | decoded fps reached, ≥ 99% decoded | steps: asked fps → reached (✓ passed, ✗ failed) |",
       "| --- | ---: | ---: | --- |",
       `| stream (\`client.ts --protocol stream --fps R\` → \`server.ts --decoder auto\`) | ${
         bestStep?.fps ?? "–"
@@ -770,7 +782,7 @@ async function capacitySection(
         ).join(" ") ?? gstError
       } |`,
       "",
-      `bench/frames/photo_1280x720.jpg (116001 bytes) on loopback, ${seconds} s of frames per run. Ours: a fresh server per run, counting decoded frames, a run passing with ≥ 99% decoded at ≥ 95% of the asked rate, its rate the decoded frames over the client's time from first frame to close (\`sealed_bench.ts\`'s search: up by 25% from ${start} fps until a rate fails, then bisect to within 10%; the client waits for its sender, so past capacity it slows down instead of losing frames); GStreamer: \`gstreamer.ts\`'s search from its flood rate (at most 300), its rate being decoded frames over first-to-last. The two searches run one after the other, not interleaved.`,
+      `bench/frames/photo_1280x720.jpg (116001 bytes) on loopback, ${seconds} s of frames per run. Ours: a fresh server per run, counting decoded frames, its rate the decoded frames over the client's time from first frame to close, the best run the fastest with ≥ 99% decoded; a run passes (the search goes up) with ≥ 99% decoded at ≥ 90% of the asked rate (\`sealed_bench.ts\`'s search: up by 25% from ${start} fps until a rate fails, then bisect to within 10%; the client waits for its sender, so past capacity it slows down instead of losing frames); GStreamer: \`gstreamer.ts\`'s search from its flood rate (at most 300), its rate being decoded frames over first-to-last. The two searches run one after the other, not interleaved.`,
       "",
     );
   }
