@@ -400,6 +400,32 @@ async function runSrtLossy(
   };
 }
 
+/**
+ * SRT's handshake does not always survive loss: when the caller's last
+ * handshake is lost, the listener takes the connection as made and the
+ * caller gives up ("expected UMSG_HANDSHAKE ... got: keepalive"). A user
+ * would try again; so does this, with the next seed, three times at most.
+ */
+async function srtWithRetries(
+  set: FrameSet,
+  loss: number,
+  seed: number,
+  dir: string,
+  log: (line: string) => void,
+): Promise<Omit<LossRun, "protocol" | "loss">> {
+  for (let attempt = 1;; attempt++) {
+    const run = await runSrtLossy(set, loss, seed + 100 * (attempt - 1), dir);
+    if (run.written > 0 || attempt === 3) {
+      return attempt === 1 ? run : {
+        ...run,
+        note:
+          `${run.note}; connected at attempt ${attempt} (the handshake failed before)`,
+      };
+    }
+    log(`  SRT did not connect (attempt ${attempt}); trying again`);
+  }
+}
+
 async function measureLoss(
   set: FrameSet,
   dir: string,
@@ -415,7 +441,7 @@ async function measureLoss(
       log(`stream bench: loss ${loss * 100}% ${protocol}`);
       try {
         const run = protocol === "SRT"
-          ? await runSrtLossy(set, loss, seed, dir)
+          ? await srtWithRetries(set, loss, seed, dir, log)
           : await runOursLossy(protocol, set, loss, seed, dir);
         runs.push({ protocol, loss, ...run });
         log(
