@@ -114,6 +114,8 @@ export interface LossChartOptions {
 }
 
 const COLOURS = ["#888888", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
+/** Dashes, so that lines on top of each other both show. */
+const DASHES = ["", "", "7 5", "2 3", "9 3 2 3"];
 
 function escapeXml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
@@ -199,9 +201,11 @@ export function lossChart(
   );
   series.forEach((line, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
+    const dash = DASHES[i % DASHES.length]!;
+    const dashed = dash === "" ? "" : ` stroke-dasharray="${dash}"`;
     const points = [...line.points].sort((a, b) => a[0] - b[0]);
     parts.push(
-      `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${
+      `<polyline fill="none" stroke="${colour}" stroke-width="2"${dashed} points="${
         points.map(([x, y]) => `${n(xAt(x))},${n(yAt(y))}`).join(" ")
       }"/>`,
       ...points.map(([x, y]) =>
@@ -213,7 +217,9 @@ export function lossChart(
       ),
       `<line x1="${left + plotW + 12}" y1="${top + 10 + i * 20}" x2="${
         left + plotW + 32
-      }" y2="${top + 10 + i * 20}" stroke="${colour}" stroke-width="2"/>`,
+      }" y2="${
+        top + 10 + i * 20
+      }" stroke="${colour}" stroke-width="2"${dashed}/>`,
       `<text x="${left + plotW + 38}" y="${top + 14 + i * 20}">${
         escapeXml(line.name)
       }</text>`,

@@ -85,11 +85,21 @@ Deno.test("lossChart draws one line and one legend entry per series, with axis l
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /<\/svg>\n$/);
   assert.equal(svg.match(/<polyline /g)?.length, 2);
+  assert.ok(!svg.includes("stroke-dasharray"), "the first two lines are solid");
   assert.match(svg, /stream &lt;NACK&gt;/);
   assert.match(svg, /t &amp; t/);
   for (const label of ["0%", "1%", "5%", "20%", "100%"]) {
     assert.ok(svg.includes(`>${label}</text>`), label);
   }
+});
+
+Deno.test("lossChart dashes the later lines, so that lines on top of each other both show", () => {
+  const line = (name: string) => ({
+    name,
+    points: [[0, 100], [20, 100]] as [number, number][],
+  });
+  const svg = lossChart(["a", "b", "c", "d"].map(line));
+  assert.equal(svg.match(/<polyline [^>]*stroke-dasharray/g)?.length, 2);
 });
 
 Deno.test("lossChart puts 100% at the top of the plot and 0% at the bottom", () => {
