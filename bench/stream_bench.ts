@@ -730,7 +730,7 @@ async function oursUnpaced(
         sent?.retransmitted ?? "?"
       } retransmitted, ${sent?.dropped ?? 0} dropped as stale; server: lost=${
         summary?.lost ?? "?"
-      } late=${summary?.late ?? "?"}`,
+      } late=${summary?.late ?? "?"} skipped=${summary?.skipped ?? 0}`,
     };
   } finally {
     await server.stop("SIGTERM");
