@@ -1,8 +1,9 @@
 /**
  * Pacing frames at a rate: each frame is due one interval after the last
- * one was, or at once when that time has passed, so that a sender that fell
- * behind (a slow spell, a server away for a while) goes on at the rate
- * instead of sending a burst to catch up.
+ * one was. A frame a little late keeps the schedule, so that the rate holds
+ * on average; a sender a whole interval or more behind (a slow spell, a
+ * server away for a while) starts again from now, at the rate, instead of
+ * sending a burst to catch up.
  *
  * @module
  */
@@ -66,9 +67,19 @@ export class FrameClock {
    * ```
    */
   take(now: number): number {
-    const due = this.#due === undefined ? now : Math.max(this.#due, now);
+    const due = this.#next(now);
     this.#due = due + this.#intervalMs;
-    return due - now;
+    return Math.max(0, due - now);
+  }
+
+  /**
+   * When the next frame is due: on schedule, even if that was a moment ago,
+   * so that the rate holds on average; but a frame a whole interval late or
+   * more starts the schedule again from now, so that no burst follows.
+   */
+  #next(now: number): number {
+    const due = this.#due ?? now;
+    return now - due >= this.#intervalMs ? now : due;
   }
 
   /**
@@ -87,8 +98,9 @@ export class FrameClock {
    */
   due(): boolean {
     const now = performance.now();
-    if (this.#due !== undefined && this.#due > now) return false;
-    this.#due = Math.max(this.#due ?? now, now) + this.#intervalMs;
+    const due = this.#next(now);
+    if (due > now) return false;
+    this.#due = due + this.#intervalMs;
     return true;
   }
 }
