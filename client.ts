@@ -36,12 +36,12 @@ import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { resolveEndpoint } from "./lib/net/open.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
+import { FrameStatusLine, StreamStatusLine } from "./lib/cli/status_line.ts";
 import { fileErrorReason } from "./lib/_file_error.ts";
 import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { FrameClock } from "./lib/frame_clock.ts";
 import { StreamClient, type StreamClientOptions } from "./lib/stream/client.ts";
-import type { StreamSenderStats } from "./lib/stream/sender.ts";
 import {
   DEFAULT_DATAGRAM_BYTES,
   MIN_DATAGRAM_BYTES,
@@ -398,7 +398,7 @@ await runMain(async () => {
     source.stop();
   });
   const status = live && !quiet && Deno.stdout.isTerminal()
-    ? new StatusLine()
+    ? new FrameStatusLine()
     : undefined;
   const clock = frameRate > 0 ? new FrameClock(frameRate) : undefined;
   const started = performance.now();
@@ -679,60 +679,4 @@ async function streamFrames(
     }`,
   );
   return 0;
-}
-
-/** The stream's status line on a terminal, once a second. */
-class StreamStatusLine {
-  #last = performance.now();
-  #frames = 0;
-  #bytes = 0;
-  #encoder = new TextEncoder();
-
-  update(stats: Readonly<StreamSenderStats>, frames: number): void {
-    const now = performance.now();
-    const elapsed = (now - this.#last) / 1000;
-    const fps = (frames - this.#frames) / elapsed;
-    const mbit = ((stats.bytesSent - this.#bytes) * 8) / 1e6 / elapsed;
-    this.#last = now;
-    this.#frames = frames;
-    this.#bytes = stats.bytesSent;
-    const rtt = stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(1);
-    Deno.stdout.writeSync(this.#encoder.encode(
-      `\r\x1b[K${fps.toFixed(1)} fps  ${mbit.toFixed(1)} Mbit/s  loss ${
-        (stats.lossFraction * 100).toFixed(1)
-      }%  rtt ${rtt} ms  retransmitted ${stats.retransmitted}  stale ${stats.framesStale}`,
-    ));
-  }
-
-  end(): void {
-    Deno.stdout.writeSync(this.#encoder.encode("\n"));
-  }
-}
-
-/** A status line on a terminal, redrawn once a second. */
-class StatusLine {
-  #last = performance.now();
-  #frames = 0;
-  #bytes = 0;
-  #encoder = new TextEncoder();
-
-  update(frames: number, bytes: number, dropped: number): void {
-    const now = performance.now();
-    const elapsed = (now - this.#last) / 1000;
-    if (elapsed < 1) return;
-    const fps = (frames - this.#frames) / elapsed;
-    const kbps = (bytes - this.#bytes) / 1024 / elapsed;
-    this.#last = now;
-    this.#frames = frames;
-    this.#bytes = bytes;
-    Deno.stdout.writeSync(this.#encoder.encode(
-      `\r\x1b[K${fps.toFixed(1)} fps  ${
-        kbps.toFixed(0)
-      } KB/s  frames ${frames}  dropped ${dropped}`,
-    ));
-  }
-
-  end(): void {
-    Deno.stdout.writeSync(this.#encoder.encode("\n"));
-  }
 }
