@@ -29,16 +29,22 @@ import {
   DEFAULT_IMAGE_PORT,
   MAX_DATAGRAM_BYTES,
 } from "./lib/classic/constants.ts";
-import { ClassicClient } from "./lib/classic/client.ts";
 import { ReplyTimeoutError } from "./lib/classic/requester.ts";
-import { openFrameSource, type SourceFrame } from "./lib/frame_source.ts";
+import { openFrameSource } from "./lib/frame_source.ts";
+import {
+  type FrameLink,
+  openClassicLink,
+  openRtpLink,
+  type RtpLinkOptions,
+} from "./lib/cli/frame_link.ts";
+import {
+  type MulticastFlags,
+  multicastFlags,
+} from "./lib/cli/multicast_flag.ts";
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
-import { resolveEndpoint } from "./lib/net/open.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
 import { FrameStatusLine, StreamStatusLine } from "./lib/cli/status_line.ts";
-import { fileErrorReason } from "./lib/_file_error.ts";
-import { isMulticast } from "./lib/net/multicast.ts";
 import { SendError } from "./lib/net/errors.ts";
 import { FrameClock } from "./lib/frame_clock.ts";
 import { StreamClient, type StreamClientOptions } from "./lib/stream/client.ts";
@@ -46,10 +52,7 @@ import {
   DEFAULT_DATAGRAM_BYTES,
   MIN_DATAGRAM_BYTES,
 } from "./lib/stream/wire.ts";
-import { parseJpeg, UnsupportedJpegError } from "./lib/rtp/jpeg.ts";
 import { DEFAULT_RTP_MTU, JPEG_PAYLOAD_TYPE } from "./lib/rtp/packetizer.ts";
-import { RtpJpegSender } from "./lib/rtp/sender.ts";
-import { writeSdp } from "./lib/rtp/sdp.ts";
 
 const HELP = `Usage: deno run -P client.ts [options] [IMAGE ...]
 
@@ -365,7 +368,7 @@ await runMain(async () => {
   }
 
   if (streaming) {
-    const group = await multicastOptions(values, port);
+    const group = await multicastFlags(values.host, values);
     if (group.multicast && fps === 0 && !live) {
       throw new UsageError(
         "A multicast stream goes at a fixed pace, since no one member's reports may set it: give --fps N (and --rate MBIT to cap the rate)",
@@ -373,7 +376,7 @@ await runMain(async () => {
     }
     const loaded = await loadKeyFlag(values["key-file"]);
     return await streamFrames(source, {
-      hostname: values.host ?? DEFAULT_HOST,
+      hostname: values.host,
       port,
       ...group,
       ...(loaded !== undefined && { key: loaded.key }),
@@ -387,8 +390,20 @@ await runMain(async () => {
     }, { count, fps, live, quiet });
   }
   const link = rtp
-    ? await openRtpLink(values, port, frameRate, rateMbit)
-    : await openClassicLink(values, port, chunkSize, timeoutMs, retries, burst);
+    ? await openRtp(values, values.host, port, {
+      frameRate,
+      rateMbit,
+      origin: encode === "jpg" ? "encode" : live ? "live" : "files",
+    })
+    : await openClassicLink({
+      hostname: values.host,
+      port,
+      chunkSize,
+      timeoutMs,
+      retries,
+      burst,
+      single: values.single,
+    });
   await using _link = link;
 
   const stop = new AbortController();
@@ -458,50 +473,20 @@ await runMain(async () => {
   return 0;
 });
 
-/** Where frames go: one protocol's client, behind one call. */
-interface FrameLink extends AsyncDisposable {
-  /** Sends a frame; resolves with the reply, or what was sent, in words. */
-  send(frame: SourceFrame, signal: AbortSignal): Promise<string>;
-}
-
-async function openClassicLink(
-  values: { host?: string | undefined; single?: boolean | undefined },
-  port: number,
-  chunkSize: number,
-  timeoutMs: number,
-  retries: number,
-  burst: number,
-): Promise<FrameLink> {
-  const client = await ClassicClient.connect({
-    hostname: values.host ?? DEFAULT_HOST,
-    port,
-    chunkSize,
-    timeoutMs,
-    retries,
-    burst,
-  });
-  const single = values.single === true;
-  return {
-    send: (frame, signal) => client.send(frame.bytes, { single, signal }),
-    [Symbol.asyncDispose]: () => client[Symbol.asyncDispose](),
-  };
-}
-
-async function openRtpLink(
-  values: {
-    host?: string | undefined;
+/** Checks the RTP flags, then opens the RTP link. */
+async function openRtp(
+  values: MulticastFlags & {
     sdp?: string | undefined;
     mtu?: string | undefined;
     "rtp-pt"?: string | undefined;
-    ttl?: string | undefined;
-    "multicast-if"?: string | undefined;
-    encode?: string | undefined;
-    camera?: string | undefined;
-    video?: string | undefined;
   },
+  hostname: string,
   port: number,
-  frameRate: number,
-  rateMbit: number | undefined,
+  run: {
+    frameRate: number;
+    rateMbit: number | undefined;
+    origin: RtpLinkOptions["origin"];
+  },
 ): Promise<FrameLink> {
   const mtu = intFlag("mtu", values.mtu, DEFAULT_RTP_MTU, {
     min: 300,
@@ -510,105 +495,23 @@ async function openRtpLink(
   const payloadType = intFlag("rtp-pt", values["rtp-pt"], JPEG_PAYLOAD_TYPE, {
     max: 127,
   });
-  const to = await resolveEndpoint({
-    hostname: values.host ?? DEFAULT_HOST,
-    port,
-  });
-  const { multicast, multicastTtl: ttl = 1 } = await multicastOptions(
+  const { multicastTtl, multicastInterface } = await multicastFlags(
+    hostname,
     values,
-    port,
   );
-  const sender = await RtpJpegSender.open({
-    hostname: to.hostname,
+  return await openRtpLink({
+    hostname,
     port,
     mtu,
     payloadType,
-    rateBitsPerSecond: (rateMbit ?? 0) * 1e6,
-    ...(multicast && { multicastTtl: ttl }),
-    ...(values["multicast-if"] !== undefined &&
-      { multicastInterface: values["multicast-if"] }),
+    frameRate: run.frameRate,
+    rateBitsPerSecond: (run.rateMbit ?? 0) * 1e6,
+    multicastTtl,
+    multicastInterface,
+    sdpFile: values.sdp,
+    origin: run.origin,
+    onNotice: (text) => console.error(`note: ${text}`),
   });
-  if (values.sdp !== undefined) {
-    const sdp = writeSdp({
-      address: to.hostname,
-      port,
-      payloadType,
-      ...(frameRate > 0 && { framerate: frameRate }),
-      ...(multicast && { ttl }),
-    });
-    await Deno.writeTextFile(values.sdp, sdp).catch((error) => {
-      throw new Error(
-        `Cannot write the SDP file ${values.sdp}: ${
-          fileErrorReason(error, { writing: true })
-        }; check --sdp`,
-        { cause: error },
-      );
-    });
-  }
-  const spreadMs = 0.8 * 1000 / (frameRate || 30);
-  let warnedSize = false;
-  return {
-    async send(frame, signal) {
-      let jpeg;
-      try {
-        jpeg = parseJpeg(frame.bytes);
-      } catch (error) {
-        if (!(error instanceof UnsupportedJpegError)) throw error;
-        // --encode is for files and the pattern; ffmpeg re-encodes live frames.
-        const hint = values.encode === "jpg"
-          ? "; the JPEG encoder in use cannot write such JPEGs (install libturbojpeg)"
-          : values.camera !== undefined || values.video !== undefined
-          ? "; add --camera-format raw to have ffmpeg re-encode it as baseline 4:2:0"
-          : "; add --encode jpg to re-encode it as baseline 4:2:0";
-        throw new Error(`Cannot send ${frame.name}: ${error.message}${hint}`);
-      }
-      if (!warnedSize && (jpeg.width % 8 !== 0 || jpeg.height % 8 !== 0)) {
-        warnedSize = true;
-        console.error(
-          `note: ${jpeg.width}x${jpeg.height} is not a multiple of 8; RTP/JPEG receivers see ${
-            Math.ceil(jpeg.width / 8) * 8
-          }x${Math.ceil(jpeg.height / 8) * 8}`,
-        );
-      }
-      const packets = await sender.send(jpeg, { spreadMs, signal });
-      return `${packets} RTP packets`;
-    },
-    [Symbol.asyncDispose]: () => sender.close(),
-  };
-}
-
-/**
- * For a multicast --host: the multicast flags checked, as client options;
- * for another, `--ttl` and `--multicast-if` refused.
- */
-async function multicastOptions(
-  values: {
-    host?: string | undefined;
-    ttl?: string | undefined;
-    "multicast-if"?: string | undefined;
-  },
-  port: number,
-): Promise<
-  { multicast: boolean; multicastTtl?: number; multicastInterface?: string }
-> {
-  const to = await resolveEndpoint({
-    hostname: values.host ?? DEFAULT_HOST,
-    port,
-  });
-  if (!isMulticast(to.hostname)) {
-    if ((values.ttl ?? values["multicast-if"]) !== undefined) {
-      throw new UsageError(
-        "--ttl and --multicast-if go with a multicast --host (224.0.0.0/4 or ff00::/8)",
-      );
-    }
-    return { multicast: false };
-  }
-  return {
-    multicast: true,
-    multicastTtl: intFlag("ttl", values.ttl, 1, { max: 255 }),
-    ...(values["multicast-if"] !== undefined &&
-      { multicastInterface: values["multicast-if"] }),
-  };
 }
 
 /** Streams the source's frames over the stream protocol, open loop. */
