@@ -8,12 +8,9 @@
 
 import {
   choiceFlag,
-  errorLine,
   intFlag,
-  LogLimiter,
   MAX_TIMER_MS,
   numberFlag,
-  onShutdown,
   parseFlags,
   runMain,
   UsageError,
@@ -29,7 +26,6 @@ import {
   DEFAULT_IMAGE_PORT,
   MAX_DATAGRAM_BYTES,
 } from "./lib/classic/constants.ts";
-import { ReplyTimeoutError } from "./lib/classic/requester.ts";
 import { openFrameSource } from "./lib/frame_source.ts";
 import {
   type FrameLink,
@@ -44,10 +40,8 @@ import {
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
-import { FrameStatusLine, StreamStatusLine } from "./lib/cli/status_line.ts";
-import { SendError } from "./lib/net/errors.ts";
-import { FrameClock } from "./lib/frame_clock.ts";
-import { StreamClient, type StreamClientOptions } from "./lib/stream/client.ts";
+import { sendFrames } from "./lib/cli/link_send.ts";
+import { streamFrames } from "./lib/cli/stream_send.ts";
 import {
   DEFAULT_DATAGRAM_BYTES,
   MIN_DATAGRAM_BYTES,
@@ -135,11 +129,6 @@ RTP options (--protocol rtp):
 
 It prints the server's reply to each frame, then one summary line:
 frames=… seconds=… fps=… bytes=…`;
-
-function sendErrorLine(error: SendError, chunkSize: number): string {
-  if (error.code !== "EMSGSIZE") return errorLine(error);
-  return `Cannot send a ${error.size}-byte datagram to ${error.to.hostname}:${error.to.port}: message too long for this OS (the limit is ${MAX_DATAGRAM_BYTES} bytes on Linux, 9216 by default on macOS); use a smaller --chunk-size (now ${chunkSize}), or on macOS run sudo sysctl -w net.inet.udp.maxdgram=65535`;
-}
 
 function parseSize(
   value: string | undefined,
@@ -375,7 +364,7 @@ await runMain(async () => {
       );
     }
     const loaded = await loadKeyFlag(values["key-file"]);
-    return await streamFrames(source, {
+    await streamFrames(source, {
       hostname: values.host,
       port,
       ...group,
@@ -388,8 +377,9 @@ await runMain(async () => {
       }),
       ...(rateMbit !== undefined && { maxRate: (rateMbit * 1e6) / 8 }),
     }, { count, fps, live, quiet });
+    return 0;
   }
-  const link = rtp
+  await using link = rtp
     ? await openRtp(values, values.host, port, {
       frameRate,
       rateMbit,
@@ -404,72 +394,15 @@ await runMain(async () => {
       burst,
       single: values.single,
     });
-  await using _link = link;
-
-  const stop = new AbortController();
-  const { signal } = stop;
-  const removeSignals = onShutdown(() => {
-    stop.abort();
-    source.stop();
+  await sendFrames(source, link, {
+    count,
+    frameRate,
+    live,
+    quiet,
+    single: values.single,
+    burst,
+    chunkSize,
   });
-  const status = live && !quiet && Deno.stdout.isTerminal()
-    ? new FrameStatusLine()
-    : undefined;
-  const clock = frameRate > 0 ? new FrameClock(frameRate) : undefined;
-  const started = performance.now();
-  let frames = 0;
-  let bytes = 0;
-  try {
-    while (frames < count && !signal.aborted) {
-      const frame = await source.next();
-      if (frame === undefined) break;
-      if (values.single && frame.bytes.length > MAX_DATAGRAM_BYTES) {
-        throw new Error(
-          `Cannot send ${frame.name} in one datagram: it is ${frame.bytes.length} bytes and the limit is ${MAX_DATAGRAM_BYTES}; drop --single to send it in chunks`,
-        );
-      }
-      await clock?.wait(signal);
-      let reply: string;
-      try {
-        reply = await link.send(frame, signal);
-      } catch (error) {
-        if (signal.aborted) break;
-        if (
-          error instanceof ReplyTimeoutError && burst === 0 &&
-          frame.bytes.length > 64 * chunkSize
-        ) {
-          throw new Error(
-            `${error.message} If it is up, it may be losing datagrams of this ${frame.bytes.length}-byte image (the tutorial's server does with large images): try --burst 16`,
-            { cause: error },
-          );
-        }
-        if (error instanceof SendError) {
-          throw new Error(sendErrorLine(error, chunkSize), { cause: error });
-        }
-        throw error;
-      }
-      frames++;
-      bytes += frame.bytes.length;
-      if (status) status.update(frames, bytes, source.dropped);
-      else if (!quiet) {
-        console.log(
-          `frame ${frames}: ${frame.bytes.length} bytes, ${
-            rtp ? reply : `reply: ${reply}`
-          }`,
-        );
-      }
-    }
-  } finally {
-    removeSignals();
-    status?.end();
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const dropped = source.dropped > 0 ? ` dropped=${source.dropped}` : "";
-  console.log(
-    `frames=${frames} seconds=${seconds.toFixed(2)} fps=${
-      (seconds > 0 ? frames / seconds : 0).toFixed(1)
-    } bytes=${bytes}${dropped}`,
-  );
   return 0;
 });
 
@@ -512,74 +445,4 @@ async function openRtp(
     origin: run.origin,
     onNotice: (text) => console.error(`note: ${text}`),
   });
-}
-
-/** Streams the source's frames over the stream protocol, open loop. */
-async function streamFrames(
-  source: Awaited<ReturnType<typeof openFrameSource>>,
-  options: StreamClientOptions,
-  run: { count: number; fps: number; live: boolean; quiet: boolean },
-): Promise<number> {
-  const warnings = new LogLimiter(5, console.error);
-  await using client = await StreamClient.connect({
-    ...options,
-    onNotice: (text) => warnings.line(`warning: ${text}`),
-    onError: (error) => warnings.line(`warning: ${errorLine(error)}`),
-  });
-  if (client.sealing !== undefined && !run.quiet) console.log(client.sealing);
-  const stop = new AbortController();
-  const { signal } = stop;
-  const removeSignals = onShutdown(() => {
-    stop.abort();
-    source.stop();
-  });
-  const status = !run.quiet && Deno.stdout.isTerminal()
-    ? new StreamStatusLine()
-    : undefined;
-  const ticker = status &&
-    setInterval(() => status.update(client.stats, frames), 1000);
-  const clock = run.fps > 0 ? new FrameClock(run.fps) : undefined;
-  const started = performance.now();
-  let frames = 0;
-  let bytes = 0;
-  try {
-    while (frames < run.count && !signal.aborted) {
-      // A camera goes at its own pace, the newest frame winning; files and
-      // the pattern go as the path allows, at --fps at most, each one whole.
-      if (!run.live) await client.ready(signal);
-      const frame = await source.next();
-      if (frame === undefined || signal.aborted) break;
-      await clock?.wait(signal);
-      if (signal.aborted) break;
-      client.send(frame.bytes);
-      frames++;
-      bytes += frame.bytes.length;
-      if (!status && !run.quiet && !run.live) {
-        console.log(`frame ${frames}: ${frame.bytes.length} bytes`);
-      }
-    }
-    await client.close({ signal });
-  } finally {
-    removeSignals();
-    clearInterval(ticker);
-    status?.end();
-    warnings.flush();
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const stats = client.stats;
-  const stale = stats.framesStale + source.dropped;
-  console.log(
-    `frames=${frames} seconds=${seconds.toFixed(2)} fps=${
-      (seconds > 0 ? frames / seconds : 0).toFixed(1)
-    } bytes=${bytes}${
-      stale > 0 ? ` dropped=${stale}` : ""
-    } sent=${stats.datagramsSent} retransmitted=${stats.retransmitted} fec=${stats.fecSent} rtt_ms=${
-      stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(2)
-    }${
-      client.sealing === undefined
-        ? ""
-        : ` unauthenticated=${stats.unauthenticated} replayed=${stats.replayed}`
-    }`,
-  );
-  return 0;
 }

@@ -22,7 +22,8 @@ export interface FrameLink extends AsyncDisposable {
    *
    * @param frame The frame.
    * @param signal Stops waiting.
-   * @returns The reply, or what was sent, in words.
+   * @returns What came of it, in words: `reply: get message!!!` (the
+   * server's reply) or `12 RTP packets`.
    */
   send(frame: SourceFrame, signal: AbortSignal): Promise<string>;
 }
@@ -47,7 +48,7 @@ export interface ClassicLinkOptions {
 
 /**
  * Opens a classic protocol link: each `send` resolves with the server's
- * reply.
+ * reply, as `reply: …`.
  *
  * @param options The server and how to send.
  * @returns The link.
@@ -72,7 +73,8 @@ export async function openClassicLink(
   const { single, ...connect } = options;
   const client = await ClassicClient.connect(connect);
   return {
-    send: (frame, signal) => client.send(frame.bytes, { single, signal }),
+    send: async (frame, signal) =>
+      `reply: ${await client.send(frame.bytes, { single, signal })}`,
     [Symbol.asyncDispose]: () => client[Symbol.asyncDispose](),
   };
 }
