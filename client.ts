@@ -40,6 +40,7 @@ import {
 import { CAMERA_FORMATS } from "./lib/capture/ffmpeg.ts";
 import { cameraTable, listCaptureDevices } from "./lib/capture/devices.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
+import { sizeFlag } from "./lib/cli/size_flag.ts";
 import { sendFrames } from "./lib/cli/link_send.ts";
 import { streamFrames } from "./lib/cli/stream_send.ts";
 import {
@@ -129,21 +130,6 @@ RTP options (--protocol rtp):
 
 It prints the server's reply to each frame, then one summary line:
 frames=… seconds=… fps=… bytes=…`;
-
-function parseSize(
-  value: string | undefined,
-): { width?: number; height?: number } {
-  if (value === undefined) return {};
-  const match = /^(\d{1,5})x(\d{1,5})$/.exec(value);
-  const width = Number(match?.[1]);
-  const height = Number(match?.[2]);
-  if (!match || width < 16 || height < 16 || width > 8192 || height > 8192) {
-    throw new UsageError(
-      `--size must be WIDTHxHEIGHT, each from 16 to 8192, got '${value}'`,
-    );
-  }
-  return { width, height };
-}
 
 await runMain(async () => {
   const { values, positionals } = parseFlags(Deno.args, {
@@ -259,7 +245,7 @@ await runMain(async () => {
       "--encode works on image files and the test pattern; camera and video frames are sent as ffmpeg encodes them (use --quality)",
     );
   }
-  const size = parseSize(values.size);
+  const size = sizeFlag("size", values.size);
   const quiet = values.quiet;
   const rtp = protocol === "rtp";
   if (!rtp) {
