@@ -16,7 +16,7 @@ import type { ReceivedMessage } from "./lib/classic/message.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
 import { lazyTranscoder, pngToJpeg } from "./lib/viewer/transcode.ts";
-import { Viewer } from "./lib/viewer/viewer.ts";
+import type { Viewer } from "./lib/viewer/viewer.ts";
 import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
 import { reachableHost } from "./lib/net/_ip.ts";
@@ -44,12 +44,15 @@ import {
   DEFAULT_IMAGE_PORT,
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
-import { FrameServer, type ServerStats } from "./lib/server/server.ts";
+import { FrameServer } from "./lib/server/server.ts";
 import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
 import { writableDirFlag } from "./lib/cli/dir_flag.ts";
+import { listenOrFallBack } from "./lib/cli/fall_back.ts";
+import { serverSummary } from "./lib/cli/server_summary.ts";
+import { startViewer } from "./lib/cli/viewer_flag.ts";
 import { startRtsp } from "./lib/rtsp/cli.ts";
 
 const HELP = `Usage: deno run -P server.ts [options]
@@ -114,56 +117,6 @@ frames=… decoded=… errors=… dropped=… bytes=… seconds=… fps=…, and
 stream senders lost=… late=… recovered_nack=… recovered_fec=…
 latency_p50_ms=… latency_p99_ms=…, and with a key unauthenticated=…
 replayed=… (refused=… counts classic and RTP datagrams refused)`;
-
-function summary(stats: ServerStats, keyed: boolean): string {
-  const fps = stats.seconds > 0 ? stats.frames / stats.seconds : 0;
-  const counters = stats.counters;
-  // After stream senders, their loss and repair figures always; otherwise
-  // lost, skipped and strays only when there were any, to keep the
-  // tutorial-like line.
-  const stream = stats.framesBy.stream > 0 || (counters.reportsSent ?? 0) > 0;
-  const latency = stats.latency;
-  const extra =
-    (stream
-      ? ` lost=${stats.lost} late=${stats.late} recovered_nack=${
-        counters.recoveredNack ?? 0
-      } recovered_fec=${counters.recoveredFec ?? 0}`
-      : stats.lost > 0
-      ? ` lost=${stats.lost}`
-      : "") +
-    (keyed
-      ? ` unauthenticated=${counters.unauthenticated ?? 0} replayed=${
-        counters.replayed ?? 0
-      }`
-      : "") +
-    ((counters.refused ?? 0) > 0 ? ` refused=${counters.refused}` : "") +
-    (stats.skipped > 0 ? ` skipped=${stats.skipped}` : "") +
-    (stats.strays > 0 ? ` strays=${stats.strays}` : "") +
-    (stream && latency !== undefined
-      ? ` latency_p50_ms=${latency.p50Ms.toFixed(2)} latency_p99_ms=${
-        latency.p99Ms.toFixed(2)
-      }${latency.estimated ? " latency=estimated" : ""}`
-      : "");
-  return `frames=${stats.frames} decoded=${stats.decoded} errors=${stats.errors} dropped=${stats.dropped} bytes=${stats.bytes} seconds=${
-    stats.seconds.toFixed(2)
-  } fps=${fps.toFixed(1)}${extra}`;
-}
-
-/**
- * Runs `listen`; when `fallBack` is set and the port is taken, runs it again
- * on free ports, so that the demo starts even where 9999 or 8080 is in use.
- */
-async function listenOrFallBack<T>(
-  fallBack: boolean,
-  listen: (free: boolean) => Promise<T>,
-): Promise<T> {
-  try {
-    return await listen(false);
-  } catch (error) {
-    if (!fallBack || !/in use/i.test(errorLine(error))) throw error;
-    return await listen(true);
-  }
-}
 
 await runMain(async () => {
   const { values } = parseFlags(Deno.args, {
@@ -465,62 +418,17 @@ await runMain(async () => {
   }
 
   if (viewPort !== undefined) {
-    const stats = () => {
-      const s = server.stats;
-      return {
-        frames: s.frames,
-        decoded: s.decoded,
-        dropped: s.dropped,
-        errors: s.errors,
-        skipped: s.skipped,
-        bytes: s.bytes,
-        lost: s.lost,
-        late: s.late,
-        recoveredNack: s.counters.recoveredNack ?? 0,
-        recoveredFec: s.counters.recoveredFec ?? 0,
-        ...(key !== undefined && {
-          unauthenticated: s.counters.unauthenticated ?? 0,
-          replayed: s.counters.replayed ?? 0,
-          refused: s.counters.refused ?? 0,
-        }),
-        latency: s.latency === undefined ? null : {
-          p50Ms: s.latency.p50Ms,
-          p99Ms: s.latency.p99Ms,
-          estimated: s.latency.estimated,
-        },
-      };
-    };
-
-    viewer = await listenOrFallBack(
-      demo && values.view === undefined,
-      (free) =>
-        Promise.resolve().then(() =>
-          new Viewer({
-            hostname: viewHost,
-            port: free ? 0 : viewPort,
-            ...(viewToken !== undefined && { token: viewToken }),
-            open: values["view-open"],
-            counters: stats,
-            linkStats: (sender) => server.senderStats(sender),
-            transcode: viewerPng.transcode,
-            frameHint: `deno task client --port ${image.port}`,
-            messageHint:
-              `deno task msg --port ${msg.port} --data '{"hello":"world"}'`,
-          })
-        ),
-    ).catch((error) => {
+    viewer = await startViewer(server, {
+      hostname: viewHost,
+      port: viewPort,
+      fallBack: demo && values.view === undefined,
+      token: viewToken,
+      open: values["view-open"],
+      keyed: key !== undefined,
+      transcode: viewerPng.transcode,
+    }).catch((error) => {
       server.close();
-      if (/in use/i.test(errorLine(error))) {
-        throw new Error(`${errorLine(error)} (--view ${viewPort})`, {
-          cause: error,
-        });
-      }
-      throw new Error(
-        `Cannot start the viewer on ${viewHost}:${viewPort}: ${
-          errorLine(error)
-        }; check --view-host`,
-        { cause: error },
-      );
+      throw error;
     });
     console.log(`viewer: ${viewer.openUrl}`);
     if (values["view-open"] && !isLoopback(viewHost)) {
@@ -560,7 +468,7 @@ await runMain(async () => {
 
   const ticker = demo
     ? setInterval(
-      () => console.log(summary(server.stats, key !== undefined)),
+      () => console.log(serverSummary(server.stats, key !== undefined)),
       5000,
     )
     : undefined;
@@ -621,6 +529,6 @@ await runMain(async () => {
     limited.flush();
     warnings.flush();
   }
-  console.log(summary(server.stats, key !== undefined));
+  console.log(serverSummary(server.stats, key !== undefined));
   return 0;
 });
