@@ -11,7 +11,6 @@ import {
   createDecoder,
   type DecoderMode,
 } from "./lib/codec/select.ts";
-import { extensionOf } from "./lib/codec/types.ts";
 import type { ReceivedMessage } from "./lib/classic/message.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/classic/reassembler.ts";
 import { runDemoSender } from "./lib/demo.ts";
@@ -20,7 +19,6 @@ import type { Viewer } from "./lib/viewer/viewer.ts";
 import { checkToken, isLoopback } from "./lib/viewer/access.ts";
 import { DEFAULT_RECEIVE_BUFFER_BYTES, endpointKey } from "./lib/net/open.ts";
 import { reachableHost } from "./lib/net/_ip.ts";
-import { BindError, MulticastError } from "./lib/net/errors.ts";
 import { isMulticast, multicastBindAddress } from "./lib/net/multicast.ts";
 import {
   choiceFlag,
@@ -44,13 +42,13 @@ import {
   DEFAULT_IMAGE_PORT,
   DEFAULT_MESSAGE_PORT,
 } from "./lib/classic/constants.ts";
-import { FrameServer } from "./lib/server/server.ts";
 import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
 import { writableDirFlag } from "./lib/cli/dir_flag.ts";
-import { listenOrFallBack } from "./lib/cli/fall_back.ts";
+import { frameFileName, frameLine } from "./lib/cli/frame_line.ts";
+import { listenServer } from "./lib/cli/server_listen.ts";
 import { serverSummary } from "./lib/cli/server_summary.ts";
 import { startViewer } from "./lib/cli/viewer_flag.ts";
 import { startRtsp } from "./lib/rtsp/cli.ts";
@@ -374,27 +372,11 @@ await runMain(async () => {
       warnings.line(`warning: ${error.message}`);
     },
   };
-  const server = await listenOrFallBack(
-    demo && values.port === undefined && values["msg-port"] === undefined,
-    (free) =>
-      FrameServer.listen({
-        ...listenOptions,
-        port: free ? 0 : port,
-        messagePort: free ? 0 : messagePort,
-      }),
-  ).catch((error) => {
-    if (error instanceof BindError) {
-      const bound = error.endpoint.port;
-      const flag = bound === port
-        ? "--port"
-        : bound === messagePort
-        ? "--msg-port"
-        : undefined;
-      if (flag === undefined) throw error;
-      throw new Error(`${error.message} (${flag} ${bound})`, { cause: error });
-    }
-    if (!(error instanceof MulticastError)) throw error;
-    throw new Error(`${error.message} (--join-if ADDR)`, { cause: error });
+  const server = await listenServer(listenOptions, {
+    port,
+    messagePort,
+    fallBack: demo && values.port === undefined &&
+      values["msg-port"] === undefined,
   });
   const image = server.imageAddr;
   const msg = server.messageAddr!;
@@ -475,10 +457,6 @@ await runMain(async () => {
   const removeSignals = onShutdown(() => server.close());
   try {
     for await (const frame of server) {
-      const size = frame.image
-        ? `${frame.image.width}x${frame.image.height}`
-        : "?x?";
-      const kind = frame.format ?? "unknown format";
       if (frame.format !== undefined) {
         const published = {
           sender: frame.sender,
@@ -492,19 +470,11 @@ await runMain(async () => {
         viewer?.publishFrame(published);
         rtsp?.server.publish(published);
       }
-      if (frame.decodeError) {
-        limited.line(
-          `frame ${frame.index}: ${frame.bytes.length} bytes ${kind} from ${frame.sender}: cannot decode: ${frame.decodeError.message}`,
-        );
-      } else {
-        log(
-          `frame ${frame.index}: ${frame.bytes.length} bytes ${size} ${kind} from ${frame.sender}`,
-        );
-      }
+      if (frame.decodeError) limited.line(frameLine(frame));
+      else log(frameLine(frame));
       await outputs.frame(frame, frame.receivedAt);
       if (out !== undefined) {
-        const ext = frame.format ? extensionOf(frame.format) : "bin";
-        const name = `${String(frame.index).padStart(6, "0")}.${ext}`;
+        const name = frameFileName(frame);
         await Deno.writeFile(`${out}/${name}`, frame.bytes).catch((error) =>
           warnings.line(`warning: cannot save ${out}/${name}: ${error.message}`)
         );
