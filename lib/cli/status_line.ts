@@ -43,6 +43,36 @@ function stdoutWriter(): (text: string) => void {
   };
 }
 
+/** What both status lines share: where they go, the clock, the last redraw. */
+class TerminalLine {
+  readonly #write: (text: string) => void;
+  readonly #now: () => number;
+  #last: number;
+
+  constructor(options: StatusLineOptions) {
+    this.#write = options.write ?? stdoutWriter();
+    this.#now = options.now ?? (() => performance.now());
+    this.#last = this.#now();
+  }
+
+  /** Starts a redraw: the time now, and the seconds since the last one. */
+  protected lap(): { now: number; elapsed: number } {
+    const now = this.#now();
+    return { now, elapsed: (now - this.#last) / 1000 };
+  }
+
+  /** Redraws the line with `text`, as of `now` (from {@linkcode lap}). */
+  protected draw(now: number, text: string): void {
+    this.#last = now;
+    this.#write(`${CLEAR_LINE}${text}`);
+  }
+
+  /** Ends the line. */
+  end(): void {
+    this.#write("\n");
+  }
+}
+
 /**
  * A status line for frames sent over a classic or RTP link, redrawn at
  * most once a second.
@@ -59,18 +89,13 @@ function stdoutWriter(): (text: string) => void {
  * console.log(JSON.stringify(shown[0])); // "\r\u001b[K25.0 fps  1000 KB/s  frames 25  dropped 0"
  * ```
  */
-export class FrameStatusLine {
-  readonly #write: (text: string) => void;
-  readonly #now: () => number;
-  #last: number;
+export class FrameStatusLine extends TerminalLine {
   #frames = 0;
   #bytes = 0;
 
   /** @param options Where the line goes, and the clock. */
   constructor(options: StatusLineOptions = {}) {
-    this.#write = options.write ?? stdoutWriter();
-    this.#now = options.now ?? (() => performance.now());
-    this.#last = this.#now();
+    super(options);
   }
 
   /**
@@ -81,24 +106,18 @@ export class FrameStatusLine {
    * @param dropped Frames the source skipped so far.
    */
   update(frames: number, bytes: number, dropped: number): void {
-    const now = this.#now();
-    const elapsed = (now - this.#last) / 1000;
+    const { now, elapsed } = this.lap();
     if (elapsed < 1) return;
     const fps = (frames - this.#frames) / elapsed;
     const kbps = (bytes - this.#bytes) / 1024 / elapsed;
-    this.#last = now;
     this.#frames = frames;
     this.#bytes = bytes;
-    this.#write(
-      `${CLEAR_LINE}${fps.toFixed(1)} fps  ${
+    this.draw(
+      now,
+      `${fps.toFixed(1)} fps  ${
         kbps.toFixed(0)
       } KB/s  frames ${frames}  dropped ${dropped}`,
     );
-  }
-
-  /** Ends the line. */
-  end(): void {
-    this.#write("\n");
   }
 }
 
@@ -123,18 +142,13 @@ export class FrameStatusLine {
  * console.log(JSON.stringify(shown[0])); // "\r\u001b[K30.0 fps  10.0 Mbit/s  loss 1.0%  rtt 2.5 ms  retransmitted 3  stale 0"
  * ```
  */
-export class StreamStatusLine {
-  readonly #write: (text: string) => void;
-  readonly #now: () => number;
-  #last: number;
+export class StreamStatusLine extends TerminalLine {
   #frames = 0;
   #bytes = 0;
 
   /** @param options Where the line goes, and the clock. */
   constructor(options: StatusLineOptions = {}) {
-    this.#write = options.write ?? stdoutWriter();
-    this.#now = options.now ?? (() => performance.now());
-    this.#last = this.#now();
+    super(options);
   }
 
   /**
@@ -144,23 +158,17 @@ export class StreamStatusLine {
    * @param frames Frames sent so far.
    */
   update(stats: Readonly<StreamStatusStats>, frames: number): void {
-    const now = this.#now();
-    const elapsed = (now - this.#last) / 1000;
+    const { now, elapsed } = this.lap();
     const fps = (frames - this.#frames) / elapsed;
     const mbit = ((stats.bytesSent - this.#bytes) * 8) / 1e6 / elapsed;
-    this.#last = now;
     this.#frames = frames;
     this.#bytes = stats.bytesSent;
     const rtt = stats.rttMs === undefined ? "?" : stats.rttMs.toFixed(1);
-    this.#write(
-      `${CLEAR_LINE}${fps.toFixed(1)} fps  ${mbit.toFixed(1)} Mbit/s  loss ${
+    this.draw(
+      now,
+      `${fps.toFixed(1)} fps  ${mbit.toFixed(1)} Mbit/s  loss ${
         (stats.lossFraction * 100).toFixed(1)
       }%  rtt ${rtt} ms  retransmitted ${stats.retransmitted}  stale ${stats.framesStale}`,
     );
-  }
-
-  /** Ends the line. */
-  end(): void {
-    this.#write("\n");
   }
 }
