@@ -47,7 +47,12 @@ import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
 import { hostFlag } from "./lib/cli/host_flag.ts";
 import { writableDirFlag } from "./lib/cli/dir_flag.ts";
-import { frameFileName, frameLine } from "./lib/cli/frame_line.ts";
+import {
+  dropLine,
+  frameFileName,
+  frameLine,
+  messageLine,
+} from "./lib/cli/server_lines.ts";
 import { listenServer } from "./lib/cli/server_listen.ts";
 import { serverSummary } from "./lib/cli/server_summary.ts";
 import { startViewer } from "./lib/cli/viewer_flag.ts";
@@ -352,18 +357,10 @@ await runMain(async () => {
     decoder: decoder ?? ("none" as const),
     onMessage(message: ReceivedMessage) {
       if (message.ok) viewer?.publishMessage(message.value, message.sender);
-      limited.line(
-        message.ok
-          ? `message from ${message.sender}: ${JSON.stringify(message.value)}`
-          : `bad message from ${message.sender}: ${message.error}`,
-      );
+      limited.line(messageLine(message));
     },
     onDrop(event: FrameDropEvent | StrayDatagramEvent) {
-      limited.line(
-        event.type === "stray"
-          ? `stray ${event.length}-byte datagram from ${event.sender}: ${event.detail}`
-          : `dropped a frame from ${event.sender}: ${event.detail}`,
-      );
+      limited.line(dropLine(event));
     },
     onNotice(text: string) {
       warnings.line(`warning: ${text}`);
