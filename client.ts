@@ -388,6 +388,7 @@ await runMain(async () => {
     single: values.single,
     burst,
     chunkSize,
+    datagramFlag: rtp ? "--mtu" : "--chunk-size",
   });
   return 0;
 });

@@ -111,4 +111,13 @@ Deno.test("sendFrames turns a datagram too long for the OS into a line with the 
     }),
     /^Error: Cannot send a 20000-byte datagram to 127\.0\.0\.1:9999: message too long for this OS .*use a smaller --chunk-size \(now 20000\)/,
   );
+  // RTP's datagram size is --mtu (--chunk-size is refused with it).
+  await assert.rejects(
+    sendFrames(sourceOf([1]), linkOf(tooLong), {
+      ...RUN,
+      datagramFlag: "--mtu",
+      log: () => {},
+    }),
+    /use a smaller --mtu \(now 20000\)/,
+  );
 });

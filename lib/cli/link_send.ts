@@ -31,8 +31,13 @@ export interface LinkSendOptions {
   single: boolean;
   /** `--burst`, for the hint when replies time out (0: none given). */
   burst: number;
-  /** `--chunk-size`, for the hint when a datagram is too long. */
+  /** `--chunk-size`, for the hints when replies time out or a datagram is too long. */
   chunkSize: number;
+  /**
+   * The flag that sets the datagram size, for the hint when one is too
+   * long: RTP's is `--mtu`. @default {"--chunk-size"}
+   */
+  datagramFlag?: "--chunk-size" | "--mtu";
   /** Where lines go. @default {console.log} */
   log?: (line: string) => void;
 }
@@ -41,9 +46,13 @@ export interface LinkSendOptions {
  * The one-line error for a datagram the OS would not send: for one too
  * long, the limits and what to do.
  */
-function sendErrorLine(error: SendError, chunkSize: number): string {
+function sendErrorLine(
+  error: SendError,
+  flag: string,
+  size: number,
+): string {
   if (error.code !== "EMSGSIZE") return errorLine(error);
-  return `Cannot send a ${error.size}-byte datagram to ${error.to.hostname}:${error.to.port}: message too long for this OS (the limit is ${MAX_DATAGRAM_BYTES} bytes on Linux, 9216 by default on macOS); use a smaller --chunk-size (now ${chunkSize}), or on macOS run sudo sysctl -w net.inet.udp.maxdgram=65535`;
+  return `Cannot send a ${error.size}-byte datagram to ${error.to.hostname}:${error.to.port}: message too long for this OS (the limit is ${MAX_DATAGRAM_BYTES} bytes on Linux, 9216 by default on macOS); use a smaller ${flag} (now ${size}), or on macOS run sudo sysctl -w net.inet.udp.maxdgram=65535`;
 }
 
 /**
@@ -130,7 +139,9 @@ export async function sendFrames(
           );
         }
         if (error instanceof SendError) {
-          throw new Error(sendErrorLine(error, chunkSize), { cause: error });
+          const flag = options.datagramFlag ?? "--chunk-size";
+          const size = flag === "--mtu" ? error.size : chunkSize;
+          throw new Error(sendErrorLine(error, flag, size), { cause: error });
         }
         throw error;
       }
