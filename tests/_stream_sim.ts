@@ -47,6 +47,24 @@ export interface SimOptions {
   onStep?: (receiver: StreamReceiver, now: number) => void;
   /** Sees every datagram the sender sends, before the path. */
   tap?: (bytes: Uint8Array) => void;
+  /**
+   * A receiving program that takes whole frames at a fixed pace, as a
+   * decoder does, from a bounded queue (the server's frame sink): a frame
+   * that finds it full is skipped and counted into the reports.
+   */
+  sink?: SimSinkOptions;
+}
+
+/** A simulated decoder behind the receiver. */
+export interface SimSinkOptions {
+  /** Frames it takes a second. */
+  fps: number;
+  /** Frames that may wait; more are skipped. @default {32} */
+  maxQueued?: number;
+  /** Every this many ms it stalls (CPU taken by another process). */
+  stallEveryMs?: number;
+  /** For this long, ms. @default {0} */
+  stallMs?: number;
 }
 
 /** What happened. */
@@ -59,6 +77,9 @@ export interface SimResult {
   endedAt: number;
   /** The sender's notice lines. */
   senderNotices: string[];
+  /** With `sink`: frames it took, and frames it skipped. */
+  sinkTaken: number;
+  sinkSkipped: number;
 }
 
 /** Runs the stream to its end, or to `maxTimeMs`. */
@@ -83,7 +104,29 @@ export function simulate(options: SimOptions): SimResult {
   let next = 0;
   let closed = false;
   let now = 0;
+  const sink = options.sink;
+  let waiting = 0;
+  let taken = 0;
+  let skipped = 0;
+  let doneAt = Infinity;
+  const decodeMs = sink === undefined ? 0 : 1000 / sink.fps;
+  // When the decode started now ends, counting the stalls it runs into.
+  const decodeEnd = (from: number) => {
+    let end = from + decodeMs;
+    const every = sink?.stallEveryMs;
+    if (
+      every !== undefined && Math.floor(end / every) > Math.floor(from / every)
+    ) {
+      end += sink?.stallMs ?? 0;
+    }
+    return end;
+  };
   for (let steps = 0; steps < 5_000_000; steps++) {
+    while (waiting > 0 && doneAt <= now) {
+      waiting--;
+      taken++;
+      doneAt = waiting > 0 ? decodeEnd(doneAt) : Infinity;
+    }
     // Frames due.
     while (next < frames.length) {
       const due = fps > 0 ? (next * 1000) / fps : now;
@@ -118,8 +161,15 @@ export function simulate(options: SimOptions): SimResult {
     }
     for (let e; (e = receiver.pollEvent()) !== undefined;) {
       events.push(e);
-      if (e.type === "frame") delivered.push(e.frame.bytes);
+      if (e.type !== "frame") continue;
+      delivered.push(e.frame.bytes);
+      if (sink === undefined) continue;
+      if (waiting >= (sink.maxQueued ?? 32)) {
+        skipped++;
+        receiver.frameSkipped(CLIENT_KEY);
+      } else if (waiting++ === 0) doneAt = decodeEnd(now);
     }
+    if (sink !== undefined) receiver.setBacklog(waiting);
     for (let e; (e = sender.pollEvent()) !== undefined;) {
       if (e.type === "notice") senderNotices.push(e.text);
     }
@@ -132,6 +182,7 @@ export function simulate(options: SimOptions): SimResult {
         down.nextDue(),
         sender.pollTimeout(),
         receiver.pollTimeout(),
+        doneAt,
       ]
     ) if (t !== undefined && t < at) at = t;
     if (next < frames.length && fps > 0) {
@@ -149,6 +200,8 @@ export function simulate(options: SimOptions): SimResult {
     closed: sender.closed,
     endedAt: now,
     senderNotices,
+    sinkTaken: taken,
+    sinkSkipped: skipped,
   };
 }
 

@@ -198,3 +198,22 @@ Deno.test("stream: a lost only frame is asked for and arrives before the sender'
   assert.equal(result.delivered.length, 1);
   assert.equal(result.counters.recoveredNack, 1);
 });
+
+Deno.test("stream: at --fps 0 into a decoder slower than the path, the rate settles at the decoder's and no frame is skipped", () => {
+  // 720p frames into a server that decodes 450 a second and loses its
+  // core for 20 ms every quarter second, over a fast path.
+  const frames = makeFrames(Array.from({ length: 900 }, () => 116_000));
+  const result = simulate({
+    frames,
+    fps: 0,
+    up: { rate: 400_000_000, queueBytes: 4_000_000, delayMs: 0.1, seed: 3 },
+    down: { delayMs: 0.1, seed: 4 },
+    receiver: { latencyMs: 300 },
+    sink: { fps: 450, stallEveryMs: 250, stallMs: 20 },
+  });
+  assert.equal(result.delivered.length, frames.length);
+  assert.equal(result.sinkSkipped, 0);
+  // The decoder's own rate, stalls included, is 450 × 230 / 250 = 414.
+  const fps = (1000 * frames.length) / result.endedAt;
+  assert.ok(fps >= 0.85 * 414, `${fps.toFixed(0)} fps`);
+});

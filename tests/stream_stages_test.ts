@@ -307,6 +307,62 @@ Deno.test("RateController climbs while backlogged, backs off on delay, loss abov
   assert.ok(rate.rate < after);
 });
 
+Deno.test("RateController backs an overrun off to just under the receiving program's rate, not 15% at a time", () => {
+  const rate = new RateController({ initialRate: 80e6 });
+  rate.onSample(0, {
+    lossFraction: 0,
+    queueingDelayMs: 0,
+    minRttMs: 1,
+    receiveRate: 80e6,
+    backlogged: true,
+    backlogFrames: 20,
+    drainRate: 50e6,
+  });
+  assert.equal(rate.rate, 50e6 * 0.95);
+  // A skipped frame with no rate known: 15% off, as before.
+  const blind = new RateController({ initialRate: 1e6 });
+  blind.onSample(0, {
+    lossFraction: 0,
+    queueingDelayMs: 0,
+    minRttMs: 1,
+    receiveRate: undefined,
+    backlogged: true,
+    overrun: true,
+  });
+  assert.equal(blind.rate, 850_000);
+});
+
+Deno.test("RateController lets one report of a queue pass, backs off when it does not shrink, and holds while it drains", () => {
+  const sample = (backlogFrames: number) => ({
+    lossFraction: 0,
+    queueingDelayMs: 0,
+    minRttMs: 1,
+    receiveRate: undefined,
+    backlogged: true,
+    backlogFrames,
+    drainRate: 40e6,
+  });
+  const rate = new RateController({ initialRate: 60e6 });
+  // The first queue ends the first climb: the next step is gentle.
+  rate.onSample(0, sample(5));
+  assert.equal(rate.startup, false);
+  assert.ok(rate.rate < 60e6 * 1.1);
+  const before = rate.rate;
+  // A long queue once (the decoder lost its core for a moment), then gone.
+  rate.onSample(100, sample(12));
+  assert.equal(rate.rate, before);
+  rate.onSample(200, sample(2));
+  assert.ok(rate.rate > before);
+  // Long twice and not shrinking: the program cannot keep up.
+  rate.onSample(300, sample(10));
+  rate.onSample(400, sample(11));
+  assert.equal(rate.rate, 40e6 * 0.95);
+  assert.equal(rate.decreases, 1);
+  // Long but shrinking: neither up nor down.
+  rate.onSample(500, sample(9));
+  assert.equal(rate.rate, 40e6 * 0.95);
+});
+
 Deno.test("RttEstimator and ClockOffsetEstimator", () => {
   const rtt = new RttEstimator();
   for (let i = 0; i < 50; i++) rtt.sample(10 + (i % 3), i * 100);

@@ -23,6 +23,18 @@ export interface RateSample {
   backlogged: boolean;
   /** Whether the receiving program skipped frames: it cannot keep up. */
   overrun?: boolean;
+  /**
+   * Whole frames waiting in the receiving program to be decoded or taken,
+   * if known. A queue that stays long and does not shrink is an overrun
+   * too; one that is long but shrinking holds the rate.
+   */
+  backlogFrames?: number;
+  /**
+   * Bytes a second of frames the receiving program took in the interval
+   * (its decode rate, when it had frames waiting), if known: what an
+   * overrun backs off to.
+   */
+  drainRate?: number;
 }
 
 /** Options for {@linkcode RateController}. */
@@ -37,6 +49,16 @@ export interface RateControllerOptions {
 
 /** Loss above the recent median by this much is congestion. */
 const LOSS_MARGIN = 0.1;
+/**
+ * More frames than this waiting in the receiving program is a queue: two
+ * keep a decoder's two handles busy, a few more absorb its jitter. In the
+ * first climb, half as many end it.
+ */
+const BACKLOG_FRAMES = 8;
+/** So many waiting is an overrun at once: the server skips at 32. */
+const BACKLOG_LIMIT = 16;
+/** An overrun backs off to this share of the receiving program's rate. */
+const DRAIN_SHARE = 0.95;
 
 /**
  * Adapts a sending rate to the receiver's reports.
@@ -55,6 +77,9 @@ export class RateController {
   readonly #max: number;
   #startup = true;
   #lastDecrease = -Infinity;
+  #lastBacklog = 0;
+  /** The receiving program's rate, smoothed over intervals it was busy. */
+  #drain: number | undefined;
   readonly #losses: number[] = [];
   /** Times the rate was lowered. */
   decreases = 0;
@@ -97,22 +122,53 @@ export class RateController {
     const delayed = sample.queueingDelayMs > Math.max(5, sample.minRttMs / 4);
     const lossy = sample.lossFraction > 0.02 &&
       sample.lossFraction > usual + LOSS_MARGIN;
-    if (delayed || lossy || sample.overrun) {
+    const backlog = sample.backlogFrames ?? 0;
+    const previousBacklog = this.#lastBacklog;
+    this.#lastBacklog = backlog;
+    // One report of a long queue may be the decoder's jitter (a core taken
+    // for a moment); two in a row that do not shrink are not.
+    const queued = backlog > BACKLOG_LIMIT ||
+      (backlog > BACKLOG_FRAMES && previousBacklog > BACKLOG_FRAMES &&
+        backlog >= previousBacklog);
+    const overrun = sample.overrun === true || queued;
+    // One interval's count is coarse (a few frames in 25 to 100 ms), so an
+    // overrun backs off to the smoothed rate unless this one was higher.
+    let drain = sample.drainRate;
+    if (drain !== undefined && backlog > 1) {
+      this.#drain = this.#drain === undefined
+        ? drain
+        : this.#drain + (drain - this.#drain) / 4;
+      drain = Math.max(drain, this.#drain);
+    }
+    if (delayed || lossy || overrun) {
       // Once per RTT at most: the reports of one episode say it again.
       if (now - this.#lastDecrease < Math.max(sample.minRttMs, 50)) return;
       this.#lastDecrease = now;
       this.#startup = false;
       this.decreases++;
       let next = this.#rate * 0.85;
-      // A sender that filled the path learns its capacity from what came;
-      // one that sends a camera's frames in bursts does not (its average
-      // rate says nothing of what a burst may be paced at).
-      const received = sample.receiveRate ?? 0;
-      if (received > this.#rate * 0.5) next = Math.min(next, received * 0.95);
+      if (overrun && !delayed && !lossy && drain !== undefined) {
+        // The receiving program, not the path, is the bottleneck: just
+        // under the rate it takes frames at, its queue drains.
+        next = Math.min(
+          this.#rate,
+          Math.max(this.#rate * 0.5, drain * DRAIN_SHARE),
+        );
+      } else {
+        // A sender that filled the path learns its capacity from what
+        // came; one that sends a camera's frames in bursts does not (its
+        // average rate says nothing of what a burst may be paced at).
+        const received = sample.receiveRate ?? 0;
+        if (received > this.#rate * 0.5) {
+          next = Math.min(next, received * 0.95);
+        }
+      }
       this.#rate = Math.max(this.#min, next);
       return;
     }
-    if (!sample.backlogged) return;
+    if (backlog > BACKLOG_FRAMES / 2) this.#startup = false;
+    // A queue that is draining: more would only refill it.
+    if (!sample.backlogged || backlog > BACKLOG_FRAMES) return;
     this.#rate = Math.min(
       this.#max,
       this.#rate * (this.#startup ? 1.5 : 1.05) + 1250,

@@ -205,11 +205,6 @@ interface PendingMessage {
 /** Send times are kept for this many packet numbers, for RTT samples. */
 const SEND_TIMES = 4096;
 const SR_MIN_INTERVAL_MS = 100;
-/**
- * More frames than this waiting in the receiving program mean it cannot
- * keep up: two keep a decoder's two handles busy, a few more absorb jitter.
- */
-const BACKLOG_FRAMES = 8;
 const SR_IDLE_INTERVAL_MS = 500;
 /** Multicast: receivers heard from within this long count for closing. */
 const RECEIVER_ACTIVE_MS = 2000;
@@ -1078,16 +1073,26 @@ export class StreamSender {
       // A multicast stream goes at a fixed rate: no one receiver's reports
       // may pull it around.
       if (this.#adaptive && !this.#multicast && expected >= 0) {
+        const seconds = elapsedUs / 1e6;
+        const stats = this.#stats;
+        // Frames the receiving program took: those that came, less those
+        // it skipped and those added to its queue.
+        const taken = ((report.framesDelivered - previous.framesDelivered) >>>
+          0) -
+          ((report.framesSkipped - previous.framesSkipped) >>> 0) -
+          (report.framesWaiting - previous.framesWaiting);
+        const sane = elapsedUs > 0 && elapsedUs < 10e6;
         this.#controller.onSample(now, {
           lossFraction,
           queueingDelayMs: report.queueingDelay / 1000,
           minRttMs: this.#rtt.min,
-          receiveRate: elapsedUs > 0 && elapsedUs < 10e6
-            ? (bytes * 1e6) / elapsedUs
-            : undefined,
+          receiveRate: sane ? bytes / seconds : undefined,
           backlogged: this.#backlogged,
-          overrun: report.framesSkipped !== previous.framesSkipped ||
-            report.framesWaiting > BACKLOG_FRAMES,
+          overrun: report.framesSkipped !== previous.framesSkipped,
+          backlogFrames: report.framesWaiting,
+          ...(sane && taken >= 0 && stats.framesSent > 0 && {
+            drainRate: (taken * stats.bytesSent) / stats.framesSent / seconds,
+          }),
         });
         this.#pacer.rate = this.#controller.rate;
       }
