@@ -363,6 +363,30 @@ Deno.test("RateController lets one report of a queue pass, backs off when it doe
   assert.equal(rate.rate, 40e6 * 0.95);
 });
 
+Deno.test("RateController's first climb goes a step per report, its later climb by the time passed", () => {
+  const calm = {
+    lossFraction: 0,
+    queueingDelayMs: 0,
+    minRttMs: 1,
+    receiveRate: undefined,
+    backlogged: true,
+  };
+  const rate = new RateController({ initialRate: 1e6 });
+  rate.onSample(0, calm);
+  rate.onSample(25, calm);
+  assert.equal(rate.rate, (1e6 * 1.5 + 1250) * 1.5 + 1250);
+  rate.onSample(50, { ...calm, lossFraction: 0.5 });
+  const after = rate.rate;
+  // Four reports 25 ms apart climb as far as one 100 ms later.
+  for (let t = 75; t <= 150; t += 25) rate.onSample(t, calm);
+  const quarterly = rate.rate;
+  const other = new RateController({ initialRate: after });
+  other.onSample(0, { ...calm, lossFraction: 0.5 });
+  const start = other.rate;
+  other.onSample(100, calm);
+  assert.ok(Math.abs(quarterly / after - other.rate / start) < 1e-3);
+});
+
 Deno.test("RttEstimator and ClockOffsetEstimator", () => {
   const rtt = new RttEstimator();
   for (let i = 0; i < 50; i++) rtt.sample(10 + (i % 3), i * 100);

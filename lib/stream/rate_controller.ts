@@ -78,6 +78,7 @@ export class RateController {
   #startup = true;
   #lastDecrease = -Infinity;
   #lastBacklog = 0;
+  #lastSample: number | undefined;
   /** The receiving program's rate, smoothed over intervals it was busy. */
   #drain: number | undefined;
   readonly #losses: number[] = [];
@@ -122,6 +123,12 @@ export class RateController {
     const delayed = sample.queueingDelayMs > Math.max(5, sample.minRttMs / 4);
     const lossy = sample.lossFraction > 0.02 &&
       sample.lossFraction > usual + LOSS_MARGIN;
+    // After the first climb the rate grows with time, whatever the report
+    // interval; in it, a step per report.
+    const step = this.#lastSample === undefined
+      ? 1
+      : Math.min(1, Math.max(0, now - this.#lastSample) / 100);
+    this.#lastSample = now;
     const backlog = sample.backlogFrames ?? 0;
     const previousBacklog = this.#lastBacklog;
     this.#lastBacklog = backlog;
@@ -171,7 +178,8 @@ export class RateController {
     if (!sample.backlogged || backlog > BACKLOG_FRAMES) return;
     this.#rate = Math.min(
       this.#max,
-      this.#rate * (this.#startup ? 1.5 : 1.05) + 1250,
+      this.#startup ? this.#rate * 1.5 + 1250 : this.#rate * 1.05 ** step +
+        1250 * step,
     );
   }
 }

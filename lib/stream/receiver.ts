@@ -135,6 +135,7 @@ interface Stream {
   feedbackBytes: number;
   framesSkipped: number;
   highestArrival: number;
+  readonly startedAt: number;
   lastHeard: number;
   nextReportAt: number;
   nackDue: number;
@@ -145,6 +146,14 @@ interface Stream {
 const STREAM_IDLE_MS = 10_000;
 const REPORT_SILENCE_MS = 1000;
 const FIRST_REPORT_MS = 20;
+/**
+ * For its first half second a stream is reported on this often: its
+ * sender's first climb goes a step per report, so that it finds the path's
+ * (or the decoder's) rate in a tenth of a second and overshoots it by one
+ * short step, not by a whole report interval.
+ */
+const EARLY_REPORT_MS = 25;
+const EARLY_MS = 500;
 const MAX_ACKS = 32;
 /** Notices given once per sender. */
 const NOTICE_KINDS = ["unsupported", "sealed", "unsealed"] as const;
@@ -572,7 +581,10 @@ export class StreamReceiver implements ProtocolReceiver {
           stream.nextReportAt = Infinity;
         } else {
           this.#sendReport(now, stream);
-          stream.nextReportAt = now + this.#reportMs;
+          stream.nextReportAt = now +
+            (now - stream.startedAt < EARLY_MS
+              ? Math.min(EARLY_REPORT_MS, this.#reportMs)
+              : this.#reportMs);
         }
       }
       this.#drain(stream);
@@ -711,6 +723,7 @@ export class StreamReceiver implements ProtocolReceiver {
         feedbackBytes: 0,
         framesSkipped: 0,
         highestArrival: now,
+        startedAt: now,
         lastHeard: now,
         nextReportAt: now + FIRST_REPORT_MS,
         nackDue: Infinity,
