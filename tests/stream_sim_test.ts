@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { makeFrames, simulate } from "./_stream_sim.ts";
+import { makeFrames, type SimSinkOptions, simulate } from "./_stream_sim.ts";
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
@@ -199,17 +199,27 @@ Deno.test("stream: a lost only frame is asked for and arrives before the sender'
   assert.equal(result.counters.recoveredNack, 1);
 });
 
-Deno.test("stream: at --fps 0 into a decoder slower than the path, the rate settles at the decoder's and no frame is skipped", () => {
-  // 720p frames into a server that decodes 450 a second and loses its
-  // core for 20 ms every quarter second, over a fast path.
-  const frames = makeFrames(Array.from({ length: 900 }, () => 116_000));
+/** 720p-sized frames over a fast path into a simulated decoder. */
+function intoDecoder(count: number, fps: number, sink: SimSinkOptions) {
+  const frames = makeFrames(Array.from({ length: count }, () => 116_000));
   const result = simulate({
     frames,
-    fps: 0,
+    fps,
     up: { rate: 400_000_000, queueBytes: 4_000_000, delayMs: 0.1, seed: 3 },
     down: { delayMs: 0.1, seed: 4 },
     receiver: { latencyMs: 300 },
-    sink: { fps: 450, stallEveryMs: 250, stallMs: 20 },
+    sink,
+  });
+  return { frames, result };
+}
+
+Deno.test("stream: at --fps 0 into a decoder slower than the path, the rate settles at the decoder's and no frame is skipped", () => {
+  // A server that decodes 450 a second and loses its core for 20 ms every
+  // quarter second.
+  const { frames, result } = intoDecoder(900, 0, {
+    fps: 450,
+    stallEveryMs: 250,
+    stallMs: 20,
   });
   assert.equal(result.delivered.length, frames.length);
   assert.equal(result.sinkSkipped, 0);
@@ -219,15 +229,7 @@ Deno.test("stream: at --fps 0 into a decoder slower than the path, the rate sett
 });
 
 Deno.test("stream: a paced stream below the decoder's rate reaches its pace within its first reports", () => {
-  const frames = makeFrames(Array.from({ length: 600 }, () => 116_000));
-  const result = simulate({
-    frames,
-    fps: 400,
-    up: { rate: 400_000_000, queueBytes: 4_000_000, delayMs: 0.1, seed: 3 },
-    down: { delayMs: 0.1, seed: 4 },
-    receiver: { latencyMs: 300 },
-    sink: { fps: 450 },
-  });
+  const { frames, result } = intoDecoder(600, 400, { fps: 450 });
   assert.equal(result.sinkSkipped, 0);
   // From 100 Mbit/s (about 107 of these frames a second) to 400 a second:
   // the frames replaced meanwhile are those of its first tenth of a second.
