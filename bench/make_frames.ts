@@ -11,6 +11,7 @@
  * @module
  */
 
+import { parseFlags, runMain } from "../lib/cli/cli.ts";
 import { TurboJpegEncoder } from "../lib/codec/turbojpeg.ts";
 
 /** The frame sizes made, as `[width, height]`. */
@@ -101,8 +102,25 @@ export async function makeFrames(
   return written;
 }
 
+const HELP = `Usage: deno run -P bench/make_frames.ts
+
+Makes bench/frames/photo_WxH.jpg (640x480, 1280x720, 1920x1080) from the
+rocket photo in tests/fixtures/, with ffmpeg and libjpeg-turbo.
+
+Options:
+  --help    show this help`;
+
 if (import.meta.main) {
-  for (const { path, bytes } of await makeFrames()) {
-    console.log(`${path}: ${Math.round(bytes / 1024)} KiB`);
-  }
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
+      help: { type: "boolean", default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    for (const { path, bytes } of await makeFrames()) {
+      console.log(`${path}: ${Math.round(bytes / 1024)} KiB`);
+    }
+  });
 }

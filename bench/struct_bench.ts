@@ -9,6 +9,7 @@
  * @module
  */
 
+import { parseFlags, runMain } from "../lib/cli/cli.ts";
 import { pack, Struct, unpack } from "../lib/struct/mod.ts";
 
 const PYTHON = Deno.env.get("STRUCT_BENCH_PYTHON") ?? "python3";
@@ -160,7 +161,25 @@ export async function runStructBench(): Promise<string> {
   return lines.join("\n");
 }
 
+const HELP = `Usage: deno run -P=bench bench/struct_bench.ts [options]
+
+Pack and unpack rates of lib/struct against CPython's struct module, for
+the formats l and a mixed 10-field one, as markdown. STRUCT_BENCH_PYTHON
+picks the interpreter (default python3).
+
+Options:
+  --help    show this help`;
+
 if (import.meta.main) {
-  console.log(await runStructBench());
-  if (sink === null) console.log("");
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
+      help: { type: "boolean", default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    console.log(await runStructBench());
+    if (sink === null) console.log("");
+  });
 }
