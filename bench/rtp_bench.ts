@@ -15,7 +15,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+} from "../lib/cli/cli.ts";
 import {
   type GStreamerResult,
   gstreamerSender,
@@ -170,40 +176,69 @@ export function rtpBenchTable(rows: readonly RtpBenchRow[]): string {
   return lines.join("\n");
 }
 
+const HELP = `Usage: deno run -P=bench bench/rtp_bench.ts [options]
+
+The fastest paced rate with >= 99% of frames decoded by GStreamer's
+receiver, udpimg's RTP/JPEG sender against rtpjpegpay, as markdown.
+
+Options:
+  --size WxH       the frame in bench/frames/: 1280x720 (default), 640x480
+                   or 1920x1080
+  --seconds S      seconds per paced run (default 2)
+  --attempts N     paced runs per search at most (default 6)
+  --rounds N       searches per sender, alternating (default 1)
+  --help           show this help`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      size: { type: "string", default: "1280x720" },
-      seconds: { type: "string", default: "2" },
-      attempts: { type: "string", default: "6" },
-      rounds: { type: "string", default: "1" },
-    },
-  });
-  const [width, height] = values.size.split("x").map(Number) as [
-    number,
-    number,
-  ];
-  const file = `${ROOT}bench/frames/photo_${values.size}.jpg`;
-  const rows = await runRtpBench({
-    file,
-    width,
-    height,
-    seconds: Number(values.seconds),
-    attempts: Number(values.attempts),
-    rounds: Number(values.rounds),
-  });
-  console.log(`RTP/JPEG senders into GStreamer's receiver, ${values.size}:\n`);
-  console.log(rtpBenchTable(rows));
-  for (const row of rows) {
-    for (const result of row.results) {
-      console.log(
-        `${row.name}: paced runs ${
-          result.paced.map((r) =>
-            `${r.rate}/s→${r.fps.toFixed(0)} (${(r.loss * 100).toFixed(1)}%)`
-          ).join(", ")
-        }`,
-      );
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
+      size: { type: "string" },
+      seconds: { type: "string" },
+      attempts: { type: "string" },
+      rounds: { type: "string" },
+      help: { type: "boolean", default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
     }
-  }
+    const size = choiceFlag("size", values.size, [
+      "1280x720",
+      "640x480",
+      "1920x1080",
+    ]);
+    const seconds = numberFlag("seconds", values.seconds, 2, {
+      min: 0.5,
+      max: 600,
+      unit: "seconds",
+    });
+    const attempts = intFlag("attempts", values.attempts, 6, {
+      min: 1,
+      max: 50,
+    });
+    const rounds = intFlag("rounds", values.rounds, 1, { min: 1, max: 50 });
+    const [width, height] = size.split("x").map(Number) as [number, number];
+    const file = `${ROOT}bench/frames/photo_${size}.jpg`;
+    const rows = await runRtpBench({
+      file,
+      width,
+      height,
+      seconds,
+      attempts,
+      rounds,
+    });
+    console.log(`RTP/JPEG senders into GStreamer's receiver, ${size}:\n`);
+    console.log(rtpBenchTable(rows));
+    for (const row of rows) {
+      for (const result of row.results) {
+        console.log(
+          `${row.name}: paced runs ${
+            result.paced.map((r) =>
+              `${r.rate}/s→${r.fps.toFixed(0)} (${(r.loss * 100).toFixed(1)}%)`
+            ).join(", ")
+          }`,
+        );
+      }
+    }
+  });
 }

@@ -18,7 +18,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+} from "../lib/cli/cli.ts";
 import { RtspClient } from "../lib/rtsp/client.ts";
 import { commandOutput, Peer } from "./_process.ts";
 
@@ -284,31 +290,37 @@ export function fanOutTable(rows: FanOutRow[]): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
       seconds: { type: "string" },
       clients: { type: "string" },
       transports: { type: "string" },
       ffmpeg: { type: "string" },
       help: { type: "boolean", default: false },
-    },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const rows = await runRtspBench({
+      seconds: numberFlag("seconds", values.seconds, 5, {
+        min: 0.5,
+        max: 600,
+        unit: "seconds",
+      }),
+      clients: (values.clients ?? "1,8,32").split(",").map((count) =>
+        intFlag("clients", count, 0, { min: 1, max: 256 })
+      ),
+      transports: (values.transports ?? "tcp,udp").split(",").map((name) =>
+        choiceFlag("transports", name, ["tcp", "udp"])
+      ),
+      ffmpeg: intFlag("ffmpeg", values.ffmpeg, 0, { max: 64 }),
+    });
+    console.log(
+      `RTSP fan-out: 1280x720 JPEG (${
+        (await Deno.stat(PHOTO)).size
+      } bytes) at ${FPS} fps into server.ts --rtsp --decoder none\n`,
+    );
+    console.log(fanOutTable(rows));
   });
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const rows = await runRtspBench({
-    seconds: Number(values.seconds ?? 5),
-    clients: (values.clients ?? "1,8,32").split(",").map(Number),
-    transports: (values.transports ?? "tcp,udp").split(
-      ",",
-    ) as ("tcp" | "udp")[],
-    ffmpeg: Number(values.ffmpeg ?? 0),
-  });
-  console.log(
-    `RTSP fan-out: 1280x720 JPEG (${
-      (await Deno.stat(PHOTO)).size
-    } bytes) at ${FPS} fps into server.ts --rtsp --decoder none\n`,
-  );
-  console.log(fanOutTable(rows));
 }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { intFlag, parseFlags, runMain } from "../lib/cli/cli.ts";
 import { writeKeyFile } from "../lib/crypto/key_file.ts";
 import { lastSummary, Peer, PeerError } from "./_process.ts";
 
@@ -254,18 +254,35 @@ export async function runSealedBench(
   }
 }
 
+const HELP = `Usage: deno run -P=bench bench/sealed_bench.ts [options]
+
+The paced capacity of a 720p stream protocol stream, plain against sealed
+(--key-file), searched side by side, as markdown.
+
+Options:
+  --quick          2 s per run, 5 steps each (default 3 s, 7 steps)
+  --start-fps R    the first rate tried, frames a second (default 60)
+  --help           show this help`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
       quick: { type: "boolean", default: false },
       "start-fps": { type: "string" },
-    },
+      help: { type: "boolean", default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const startFps = values["start-fps"] === undefined
+      ? undefined
+      : intFlag("start-fps", values["start-fps"], 60, { min: 1, max: 10_000 });
+    console.log(
+      await runSealedBench({
+        quick: values.quick,
+        ...(startFps !== undefined && { startFps }),
+      }),
+    );
   });
-  console.log(
-    await runSealedBench({
-      quick: values.quick,
-      ...(values["start-fps"] !== undefined &&
-        { startFps: Number(values["start-fps"]) }),
-    }),
-  );
 }

@@ -10,7 +10,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "../lib/cli/cli.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
 
 /** Options for {@linkcode runUdpBench}. */
@@ -198,25 +204,58 @@ async function blast(
   console.log(JSON.stringify({ sent, seconds }));
 }
 
+const HELP = `Usage: deno run -P=bench bench/udp_bench.ts [options]
+
+Datagrams per second one process receives from a blaster in another, the
+native batched socket against Deno.listenDatagram, at 1024 and 8192 bytes,
+as markdown.
+
+Options:
+  --duration-ms N       each case's window in ms (default 2000)
+  --help                show this help
+
+The blaster, which the benchmark starts itself:
+  --blast HOST:PORT     send to HOST:PORT instead of measuring
+  --size N              datagram bytes (default 1024)
+  --implementation I    native (default) or deno`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
       "blast": { type: "string" },
-      "size": { type: "string", default: "1024" },
-      "duration-ms": { type: "string", default: "2000" },
-      "implementation": { type: "string", default: "native" },
-    },
+      "size": { type: "string" },
+      "duration-ms": { type: "string" },
+      "implementation": { type: "string" },
+      help: { type: "boolean", default: false },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const durationMs = intFlag("duration-ms", values["duration-ms"], 2000, {
+      min: 100,
+      max: 600_000,
+    });
+    const size = intFlag("size", values.size, 1024, { min: 1, max: 65_507 });
+    const implementation = choiceFlag(
+      "implementation",
+      values.implementation,
+      ["native", "deno"],
+    );
+    if (values.blast !== undefined) {
+      if (!/^.+:\d+$/.test(values.blast)) {
+        throw new UsageError(
+          `--blast must be HOST:PORT, such as 127.0.0.1:9999, got '${values.blast}'`,
+        );
+      }
+      await blast(values.blast, size, durationMs, implementation);
+    } else {
+      if (values.size !== undefined || values.implementation !== undefined) {
+        throw new UsageError(
+          "--size and --implementation are the blaster's, with --blast; drop them to measure",
+        );
+      }
+      console.log(await runUdpBench({ durationMs }));
+    }
   });
-  if (values.blast !== undefined) {
-    await blast(
-      values.blast,
-      Number(values.size),
-      Number(values["duration-ms"]),
-      values.implementation === "deno" ? "deno" : "native",
-    );
-  } else {
-    console.log(
-      await runUdpBench({ durationMs: Number(values["duration-ms"]) }),
-    );
-  }
 }
