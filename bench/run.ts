@@ -21,7 +21,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { intFlag, parseFlags, runMain, UsageError } from "../lib/cli/cli.ts";
 import { runGStreamer } from "./gstreamer.ts";
 import { decodeRate } from "./_limits.ts";
 import {
@@ -567,19 +567,16 @@ function list(value: string | undefined): string[] | undefined {
 async function main(): Promise<number> {
   const started = performance.now();
   const loadAtStart = loadAverage();
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      runs: { type: "string" },
-      frames: { type: "string" },
-      sizes: { type: "string" },
-      peers: { type: "string" },
-      "chunk-sizes": { type: "string" },
-      sections: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
+  const { values } = parseFlags(Deno.args, {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    frames: { type: "string" },
+    sizes: { type: "string" },
+    peers: { type: "string" },
+    "chunk-sizes": { type: "string" },
+    sections: { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean", default: false },
   });
   if (values.help) {
     console.log(HELP);
@@ -588,25 +585,30 @@ async function main(): Promise<number> {
   const quick = values.quick ?? false;
   const settings: Settings = {
     quick,
-    runs: positive("--runs", values.runs, quick ? 1 : 5),
-    frames: positive("--frames", values.frames, quick ? 150 : 1000),
+    runs: intFlag("runs", values.runs, quick ? 1 : 5, { min: 1, max: 1000 }),
+    frames: intFlag("frames", values.frames, quick ? 150 : 1000, {
+      min: 1,
+      max: 1_000_000,
+    }),
   };
   const sizes = list(values.sizes) ?? [...(quick ? QUICK_SIZES : SIZES)];
   for (const size of sizes) {
     if (!/^\d+x\d+$/.test(size)) {
-      throw new RangeError(
-        `Cannot use frame size "${size}": expected WxH, such as 640x480`,
+      throw new UsageError(
+        `--sizes takes WxH sizes, such as 640x480, got '${size}'`,
       );
     }
   }
   const chunkSizes = (list(values["chunk-sizes"]) ?? CHUNK_SIZES.map(String))
-    .map((value) => positive("--chunk-sizes", value, 1024));
+    .map((value) =>
+      intFlag("chunk-sizes", value, 1024, { min: 9, max: 65_507 })
+    );
   const sections = list(values.sections) ??
     SECTIONS.filter((s) => !(quick && (s === "struct" || s === "stream")));
   for (const name of sections) {
     if (!(SECTIONS as readonly string[]).includes(name)) {
-      throw new RangeError(
-        `Cannot run section "${name}": choose from ${SECTIONS.join(", ")}`,
+      throw new UsageError(
+        `--sections takes ${SECTIONS.join(", ")}, got '${name}'`,
       );
     }
   }
@@ -660,10 +662,8 @@ async function main(): Promise<number> {
   const keys = list(values.peers) ?? all.map((p) => p.key);
   for (const key of keys) {
     if (!all.some((p) => p.key === key)) {
-      throw new RangeError(
-        `Cannot benchmark peer "${key}": choose from ${
-          all.map((p) => p.key).join(", ")
-        }`,
+      throw new UsageError(
+        `--peers takes ${all.map((p) => p.key).join(", ")}, got '${key}'`,
       );
     }
   }
@@ -842,26 +842,4 @@ async function main(): Promise<number> {
   }
 }
 
-function positive(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(
-      `Cannot use ${flag} ${value}: expected a positive integer`,
-    );
-  }
-  return n;
-}
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (error) {
-    console.error(`${errorMessage(error)}; see --help`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -28,7 +28,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "../lib/cli/cli.ts";
 import { LossyRelay } from "../lib/net/lossy_relay.ts";
 import { JpegSplitter } from "../lib/capture/jpeg_splitter.ts";
 import {
@@ -1049,60 +1055,44 @@ Options:
   --out FILE        also write the markdown to FILE
   --help            show this help`;
 
-function fail(message: string): never {
-  console.error(`error: ${message}; see --help`);
-  Deno.exit(2);
-}
-
 if (import.meta.main) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        quick: { type: "boolean", default: false },
-        sections: { type: "string" },
-        svg: { type: "string" },
-        out: { type: "string" },
-        loss: { type: "string" },
-        seed: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
+  await runMain(async () => {
+    const { values } = parseFlags(Deno.args, {
+      quick: { type: "boolean", default: false },
+      sections: { type: "string" },
+      svg: { type: "string" },
+      out: { type: "string" },
+      loss: { type: "string" },
+      seed: { type: "string" },
+      help: { type: "boolean", default: false },
     });
-  } catch (error) {
-    fail(errorMessage(error));
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const sections = values.sections?.split(",").map((s) => s.trim());
-  for (const name of sections ?? []) {
-    if (!(SECTIONS as readonly string[]).includes(name)) {
-      fail(
-        `cannot run section "${name}": choose from ${SECTIONS.join(", ")}`,
-      );
+    if (values.help) {
+      console.log(HELP);
+      return 0;
     }
-  }
-  const lossRates = values.loss?.split(",").map((p) => {
-    const percent = Number(p);
-    if (p.trim() === "" || !(percent >= 0 && percent < 100)) {
-      fail(`--loss takes percentages from 0 to 99, got "${p}"`);
+    const sections = values.sections?.split(",").map((s) => s.trim());
+    for (const name of sections ?? []) {
+      if (!(SECTIONS as readonly string[]).includes(name)) {
+        throw new UsageError(
+          `--sections takes ${SECTIONS.join(", ")}, got '${name}'`,
+        );
+      }
     }
-    return percent / 100;
+    const lossRates = values.loss?.split(",").map((percent) =>
+      numberFlag("loss", percent, 0, { min: 0, max: 99, unit: "percent" }) /
+      100
+    );
+    const seed = intFlag("seed", values.seed, 0);
+    const markdown = await runStreamBench({
+      quick: values.quick,
+      ...(sections !== undefined && { sections: sections as Section[] }),
+      ...(values.svg !== undefined && { svgPath: values.svg }),
+      ...(lossRates !== undefined && { lossRates }),
+      seed,
+    });
+    console.log(markdown);
+    if (values.out !== undefined) {
+      await Deno.writeTextFile(values.out, markdown);
+    }
   });
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    fail(`--seed takes a whole number, got "${values.seed}"`);
-  }
-  const markdown = await runStreamBench({
-    quick: values.quick,
-    ...(sections !== undefined && { sections: sections as Section[] }),
-    ...(values.svg !== undefined && { svgPath: values.svg }),
-    ...(lossRates !== undefined && { lossRates }),
-    seed,
-  });
-  console.log(markdown);
-  if (values.out !== undefined) await Deno.writeTextFile(values.out, markdown);
 }
