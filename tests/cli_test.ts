@@ -483,6 +483,33 @@ Deno.test("writableDirFlag makes the directory, and names the flag for a file or
   });
 });
 
+Deno.test("writableDirFlag says which Deno flag is missing, not to choose another directory", async () => {
+  await withTempDir("udpimg-dirflag-", async (dir) => {
+    const probe = `${dir}/probe.ts`;
+    const module = new URL("../lib/cli/dir_flag.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      probe,
+      `import { writableDirFlag } from "${module}";
+for (const path of ${JSON.stringify([dir, `${dir}/new`])}) {
+  await writableDirFlag("out", path).catch((err) => console.log(err.message));
+}`,
+    );
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--no-config", "--allow-read", probe],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const lines = new TextDecoder().decode(stdout).trimEnd().split("\n");
+    assert.equal(lines.length, 2, lines.join("\n"));
+    for (const line of lines) {
+      assert.match(
+        line,
+        /^--out .+: cannot .+Deno may not access it \(run with -P or --allow-write\)\)?$/,
+      );
+    }
+  });
+});
+
 /** Runs `cases` a few at a time, so the table ends in bounded time. */
 async function eachOneLineError(
   cases: [string, string[], number, RegExp][],

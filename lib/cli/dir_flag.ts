@@ -39,14 +39,12 @@ export async function writableDirFlag(
   } catch (error) {
     const isFile = error instanceof Deno.errors.AlreadyExists ||
       error instanceof Deno.errors.NotADirectory;
-    const denied = error instanceof Deno.errors.PermissionDenied ||
-      error instanceof Deno.errors.NotCapable;
     fail(
       isFile
         ? "it or a part of it is a file, not a directory; name a directory (it is made if missing)"
         : `cannot make the directory: ${
-          denied ? "permission denied" : fileErrorReason(error)
-        }; choose a directory you can write to`,
+          fileErrorReason(error, { writing: true })
+        }${advice(error)}`,
       error,
     );
   }
@@ -54,13 +52,19 @@ export async function writableDirFlag(
   try {
     probe = await Deno.makeTempFile({ dir: path, prefix: ".udpimg-probe-" });
   } catch (error) {
-    fail(
-      `cannot write files in it (${
-        fileErrorReason(error, { writing: true })
-      }); choose a directory you can write to`,
-      error,
-    );
+    const reason = fileErrorReason(error, { writing: true });
+    fail(`cannot write files in it (${reason})${advice(error)}`, error);
   } finally {
     if (probe !== undefined) await Deno.remove(probe).catch(() => {});
   }
+}
+
+/**
+ * What to do after the reason: a Deno permission that is missing is given
+ * by a flag, which the reason names, not by choosing another directory.
+ */
+function advice(error: unknown): string {
+  return error instanceof Deno.errors.NotCapable
+    ? ""
+    : "; choose a directory you can write to";
 }
