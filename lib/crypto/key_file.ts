@@ -158,12 +158,12 @@ export async function writeKeyFile(
         { cause: err },
       );
     }
-    const reason = err instanceof Deno.errors.NotFound
-      ? "its directory does not exist"
-      : fileErrorReason(err, { writing: true });
-    throw new Error(`Cannot write key file ${path}: ${reason}`, {
-      cause: err,
-    });
+    throw new Error(
+      `Cannot write key file ${path}: ${
+        fileErrorReason(err, { writing: true })
+      }`,
+      { cause: err },
+    );
   }
   // The umask may have taken bits away; 0600 exactly is what ssh expects.
   if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
