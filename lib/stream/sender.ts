@@ -710,7 +710,6 @@ export class StreamSender {
       // The last wait ends at the deadline, where the timeout is told.
       message.nextAt = Math.min(now + message.interval, message.deadline);
     }
-    if (now >= this.#senderReportDue) this.#queueSenderReport(now);
     if (now >= this.#silenceDue()) {
       this.#silenceTold = true;
       if (this.#hints.size === 0) {
