@@ -403,3 +403,38 @@ Deno.test("The server sends receiver reports from its RTCP port to where the sen
     rtcp.close();
   }
 });
+
+Deno.test("The server runs without an RTCP port it cannot have, and says why: past 65535, or taken", async () => {
+  {
+    await using server = await FrameServer.listen({
+      port: 0,
+      messagePort: null,
+      decoder: "none",
+      controlPort: 65536,
+    });
+    assert.equal(server.controlAddr, undefined);
+    assert.match(
+      server.controlWarning ?? "",
+      /^no RTCP port: .*65536, past 65535; RTP is received without it/,
+    );
+  }
+  const taken = await openDatagramSocket({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await using server = await FrameServer.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      messagePort: null,
+      decoder: "none",
+      controlPort: taken.addr.port,
+    });
+    assert.equal(server.controlAddr, undefined);
+    assert.match(
+      server.controlWarning ?? "",
+      new RegExp(
+        `^cannot bind the RTCP port 127\\.0\\.0\\.1:${taken.addr.port} \\(.+\\); RTP is received without it`,
+      ),
+    );
+  } finally {
+    taken.close();
+  }
+});

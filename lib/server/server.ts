@@ -424,10 +424,14 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
       const controlPort = options.controlPort === undefined
         ? images.addr.port + 1
         : options.controlPort;
-      if (
-        controlPort !== null && controlPort <= 65535 &&
-        receivers.some((r) => r.handleControlDatagram !== undefined)
-      ) {
+      const withoutControl =
+        "RTP is received without it, but with no sender reports (latency) or receiver reports";
+      const takesControl = controlPort !== null &&
+        receivers.some((r) => r.handleControlDatagram !== undefined);
+      if (takesControl && controlPort > 65535) {
+        controlWarning =
+          `no RTCP port: it would be the image port + 1, ${controlPort}, past 65535; ${withoutControl}`;
+      } else if (takesControl) {
         try {
           // It joins the image port's groups, where senders' RTCP goes too.
           control = await openDatagramSocket({
@@ -443,15 +447,8 @@ export class FrameServer implements AsyncIterable<ReceivedFrame> {
           controlWarning =
             `cannot bind the RTCP port ${hostname}:${controlPort} (${
               asError(error).message
-            }); RTP is received without it, but with no sender reports (latency) or receiver reports`;
+            }); ${withoutControl}`;
         }
-      }
-      if (
-        controlPort !== null && controlPort > 65535 &&
-        receivers.some((r) => r.handleControlDatagram !== undefined)
-      ) {
-        controlWarning =
-          `no RTCP port: it would be the image port + 1, ${controlPort}, past 65535; RTP is received without it, but with no sender reports (latency) or receiver reports`;
       }
       const mode = options.decoder ?? "auto";
       const decoder = typeof mode === "object"
