@@ -28,7 +28,6 @@ import {
 } from "./lib/classic/constants.ts";
 import { openFrameSource } from "./lib/frame_source.ts";
 import {
-  type FrameLink,
   openClassicLink,
   openRtpLink,
   type RtpLinkOptions,
@@ -43,6 +42,7 @@ import { hostFlag } from "./lib/cli/host_flag.ts";
 import { sizeFlag } from "./lib/cli/size_flag.ts";
 import { sendFrames } from "./lib/cli/link_send.ts";
 import { streamFrames } from "./lib/cli/stream_send.ts";
+import type { StreamClientOptions } from "./lib/stream/client.ts";
 import {
   DEFAULT_DATAGRAM_BYTES,
   MIN_DATAGRAM_BYTES,
@@ -324,6 +324,17 @@ await runMain(async () => {
   // RTP has no reply to wait for: without a rate it would flood.
   const frameRate = fps > 0 ? fps : rtp && !live ? 30 : 0;
 
+  // Every flag is read, and the key file and --host's name with them,
+  // before a camera or ffmpeg starts: a mistake is told at once.
+  const stream = streaming
+    ? await streamOptions(values, { hostname: values.host, port }, {
+      datagramBytes: chunkSize,
+      fixedPace: fps > 0 || live,
+      rateMbit,
+    })
+    : undefined;
+  const rtpFlags = rtp ? await rtpLinkFlags(values, values.host) : undefined;
+
   await using source = await openFrameSource({
     files: positionals,
     camera: values.camera,
@@ -342,34 +353,19 @@ await runMain(async () => {
     );
   }
 
-  if (streaming) {
-    const group = await multicastFlags(values.host, values);
-    if (group.multicast && fps === 0 && !live) {
-      throw new UsageError(
-        "A multicast stream goes at a fixed pace, since no one member's reports may set it: give --fps N (and --rate MBIT to cap the rate)",
-      );
-    }
-    const loaded = await loadKeyFlag(values["key-file"]);
-    await streamFrames(source, {
-      hostname: values.host,
-      port,
-      ...group,
-      ...(loaded !== undefined && { key: loaded.key }),
-      datagramBytes: chunkSize,
-      fec: intFlag("fec", values.fec, 0, { max: 255 }),
-      latencyMs: intFlag("latency", values.latency, 120, {
-        min: 1,
-        max: 60_000,
-      }),
-      ...(rateMbit !== undefined && { maxRate: (rateMbit * 1e6) / 8 }),
-    }, { count, fps, live, quiet });
+  if (stream !== undefined) {
+    await streamFrames(source, stream, { count, fps, live, quiet });
     return 0;
   }
   await using link = rtp
-    ? await openRtp(values, values.host, port, {
+    ? await openRtpLink({
+      ...rtpFlags!,
+      hostname: values.host,
+      port,
       frameRate,
-      rateMbit,
+      rateBitsPerSecond: (rateMbit ?? 0) * 1e6,
       origin: encode === "jpg" ? "encode" : live ? "live" : "files",
+      onNotice: (text) => console.error(`note: ${text}`),
     })
     : await openClassicLink({
       hostname: values.host,
@@ -393,21 +389,60 @@ await runMain(async () => {
   return 0;
 });
 
-/** Checks the RTP flags, then opens the RTP link. */
-async function openRtp(
+/**
+ * The stream protocol's flags, the multicast ones and the key file, as
+ * {@linkcode streamFrames} takes them.
+ */
+async function streamOptions(
+  values: MulticastFlags & {
+    fec?: string | undefined;
+    latency?: string | undefined;
+    "key-file"?: string | undefined;
+  },
+  to: { hostname: string; port: number },
+  run: {
+    datagramBytes: number;
+    fixedPace: boolean;
+    rateMbit: number | undefined;
+  },
+): Promise<StreamClientOptions> {
+  const fec = intFlag("fec", values.fec, 0, { max: 255 });
+  const latencyMs = intFlag("latency", values.latency, 120, {
+    min: 1,
+    max: 60_000,
+  });
+  const group = await multicastFlags(to.hostname, values);
+  if (group.multicast && !run.fixedPace) {
+    throw new UsageError(
+      "A multicast stream goes at a fixed pace, since no one member's reports may set it: give --fps N (and --rate MBIT to cap the rate)",
+    );
+  }
+  const loaded = await loadKeyFlag(values["key-file"]);
+  return {
+    ...to,
+    ...group,
+    ...(loaded !== undefined && { key: loaded.key }),
+    datagramBytes: run.datagramBytes,
+    fec,
+    latencyMs,
+    ...(run.rateMbit !== undefined && { maxRate: (run.rateMbit * 1e6) / 8 }),
+  };
+}
+
+/** The RTP link's own flags: --mtu, --rtp-pt, --sdp and the multicast ones. */
+async function rtpLinkFlags(
   values: MulticastFlags & {
     sdp?: string | undefined;
     mtu?: string | undefined;
     "rtp-pt"?: string | undefined;
   },
   hostname: string,
-  port: number,
-  run: {
-    frameRate: number;
-    rateMbit: number | undefined;
-    origin: RtpLinkOptions["origin"];
-  },
-): Promise<FrameLink> {
+): Promise<
+  Pick<
+    RtpLinkOptions,
+    "mtu" | "payloadType" | "multicastTtl" | "multicastInterface" | "sdpFile"
+  >
+> {
   const mtu = intFlag("mtu", values.mtu, DEFAULT_RTP_MTU, {
     min: 300,
     max: MAX_DATAGRAM_BYTES,
@@ -419,17 +454,11 @@ async function openRtp(
     hostname,
     values,
   );
-  return await openRtpLink({
-    hostname,
-    port,
+  return {
     mtu,
     payloadType,
-    frameRate: run.frameRate,
-    rateBitsPerSecond: (run.rateMbit ?? 0) * 1e6,
     multicastTtl,
     multicastInterface,
     sdpFile: values.sdp,
-    origin: run.origin,
-    onNotice: (text) => console.error(`note: ${text}`),
-  });
+  };
 }

@@ -606,6 +606,19 @@ Deno.test("Every script answers a wrong flag with one line and exit code 2", asy
       /--burst must be an integer from 0 to 1000000, got '-1'/,
     ],
     ["client.ts", ["--video", ""], 2, /--video is empty/],
+    // A flag is checked before the source is opened, not after.
+    [
+      "client.ts",
+      ["--protocol", "stream", "--fec", "999", "/nonexistent/photo.jpg"],
+      2,
+      /--fec must be an integer from 0 to 255, got '999'/,
+    ],
+    [
+      "client.ts",
+      ["--protocol", "rtp", "--mtu", "10", "/nonexistent/photo.jpg"],
+      2,
+      /--mtu must be an integer from 300 to 65507, got '10'/,
+    ],
     [
       "client.ts",
       [""],
