@@ -330,6 +330,20 @@ Deno.test("RateController backs an overrun off to just under the receiving progr
     overrun: true,
   });
   assert.equal(blind.rate, 850_000);
+  // A skip with no queue left: one short interval's drain (near 0) is not
+  // taken as the program's rate; with nothing smoothed, 15% off.
+  const empty = new RateController({ initialRate: 1e6 });
+  empty.onSample(0, {
+    lossFraction: 0,
+    queueingDelayMs: 0,
+    minRttMs: 1,
+    receiveRate: undefined,
+    backlogged: true,
+    overrun: true,
+    backlogFrames: 0,
+    drainRate: 1000,
+  });
+  assert.equal(empty.rate, 850_000);
 });
 
 Deno.test("RateController lets one report of a queue pass, backs off when it does not shrink, and holds while it drains", () => {

@@ -146,6 +146,10 @@ export class RateController {
         ? drain
         : this.#drain + (drain - this.#drain) / 4;
       drain = Math.max(drain, this.#drain);
+    } else {
+      // With no queue to measure by, one short interval's count may be
+      // near 0: only the smoothed rate, when there is one, says anything.
+      drain = this.#drain;
     }
     if (delayed || lossy || overrun) {
       // Once per RTT at most: the reports of one episode say it again.
