@@ -116,14 +116,17 @@ export async function sendFrames(
   let bytes = 0;
   try {
     while (frames < count && !signal.aborted) {
+      // A camera's frame is taken once it is due, so that it is the newest;
+      // a file or the pattern is read (or encoded) first, within the wait.
+      if (options.live) await clock?.wait(signal);
       const frame = await source.next();
-      if (frame === undefined) break;
+      if (frame === undefined || signal.aborted) break;
       if (options.single && frame.bytes.length > MAX_DATAGRAM_BYTES) {
         throw new Error(
           `Cannot send ${frame.name} in one datagram: it is ${frame.bytes.length} bytes and the limit is ${MAX_DATAGRAM_BYTES}; drop --single to send it in chunks`,
         );
       }
-      await clock?.wait(signal);
+      if (!options.live) await clock?.wait(signal);
       let result: string;
       try {
         result = await link.send(frame, signal);

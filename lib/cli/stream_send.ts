@@ -94,9 +94,12 @@ export async function streamFrames(
       // A camera goes at its own pace, the newest frame winning; files and
       // the pattern go as the path allows, at --fps at most, each one whole.
       if (!live) await stream.ready(signal);
+      // A camera's frame is taken once it is due, so that it is the newest;
+      // a file or the pattern is read (or encoded) first, within the wait.
+      if (live) await clock?.wait(signal);
       const frame = await source.next();
       if (frame === undefined || signal.aborted) break;
-      await clock?.wait(signal);
+      if (!live) await clock?.wait(signal);
       if (signal.aborted) break;
       stream.send(frame.bytes);
       frames++;
