@@ -405,8 +405,8 @@ await runMain(async () => {
       open: values["view-open"],
       keyed: key !== undefined,
       transcode: viewerPng.transcode,
-    }).catch((error) => {
-      server.close();
+    }).catch(async (error) => {
+      await server.close();
       throw error;
     });
     console.log(`viewer: ${viewer.openUrl}`);
