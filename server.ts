@@ -45,7 +45,7 @@ import {
 import { localAddressTest } from "./lib/stream/receiver.ts";
 import type { FrameDropEvent, StrayDatagramEvent } from "./lib/server/types.ts";
 import { openFrameOutputs } from "./lib/record/outputs.ts";
-import { hostFlag } from "./lib/cli/host_flag.ts";
+import { hostFlag, listenHostFlag } from "./lib/cli/host_flag.ts";
 import { writableDirFlag } from "./lib/cli/dir_flag.ts";
 import {
   dropLine,
@@ -280,11 +280,7 @@ await runMain(async () => {
       throw new UsageError(`--${flag} goes with --view PORT`);
     }
   }
-  const viewHost = hostFlag("view-host", values["view-host"], {
-    fallback: "127.0.0.1",
-    refuseMulticast:
-      "give an address of this host, such as 127.0.0.1, or 0.0.0.0 for all",
-  });
+  const viewHost = listenHostFlag("view-host", values["view-host"]);
   const viewToken = values["view-token"];
   if (viewToken !== undefined && values["view-open"]) {
     throw new UsageError("--view-token and --view-open exclude each other");

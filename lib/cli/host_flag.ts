@@ -61,3 +61,30 @@ export function hostFlag(
   }
   return value;
 }
+
+/**
+ * Checks a flag that names where one of the server's listeners binds, such
+ * as `--view-host` or `--rtsp-host`: loopback unless given, and never a
+ * multicast group.
+ *
+ * @param name The flag's name, without dashes.
+ * @param value The flag's text, or `undefined` when not given.
+ * @returns The host to bind.
+ * @throws {UsageError} For a multicast group or a malformed IPv6 address.
+ *
+ * @example Loopback unless given
+ * ```ts
+ * import { listenHostFlag } from "./host_flag.ts";
+ * console.log(listenHostFlag("view-host", undefined)); // "127.0.0.1"
+ * ```
+ */
+export function listenHostFlag(
+  name: string,
+  value: string | undefined,
+): string {
+  return hostFlag(name, value, {
+    fallback: "127.0.0.1",
+    refuseMulticast:
+      "give an address of this host, such as 127.0.0.1, or 0.0.0.0 for all",
+  });
+}

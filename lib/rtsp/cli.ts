@@ -7,7 +7,7 @@
  */
 
 import { intFlag, UsageError } from "../cli/cli.ts";
-import { hostFlag } from "../cli/host_flag.ts";
+import { listenHostFlag } from "../cli/host_flag.ts";
 import { isLoopback } from "../viewer/access.ts";
 import type { Credentials } from "./digest.ts";
 import { RtspServer, type RtspServerOptions } from "./server.ts";
@@ -88,11 +88,7 @@ export async function startRtsp(
     return undefined;
   }
   const port = intFlag("rtsp", flags.rtsp, 8554, { max: 65535 });
-  const hostname = hostFlag("rtsp-host", flags["rtsp-host"], {
-    fallback: "127.0.0.1",
-    refuseMulticast:
-      "give an address of this host, such as 127.0.0.1, or 0.0.0.0 for all",
-  });
+  const hostname = listenHostFlag("rtsp-host", flags["rtsp-host"]);
   const credentials = flags["rtsp-user"] === undefined
     ? undefined
     : parseRtspUser(flags["rtsp-user"]);
