@@ -114,6 +114,9 @@ export async function sendFrames(
   const started = performance.now();
   let frames = 0;
   let bytes = 0;
+  // Once a second, also while a reply is awaited: a server away shows as 0 fps.
+  const ticker = status &&
+    setInterval(() => status.update(frames, bytes, source.dropped), 1000);
   try {
     while (frames < count && !signal.aborted) {
       // A camera's frame is taken once it is due, so that it is the newest;
@@ -150,13 +153,13 @@ export async function sendFrames(
       }
       frames++;
       bytes += frame.bytes.length;
-      if (status) status.update(frames, bytes, source.dropped);
-      else if (!quiet) {
+      if (!status && !quiet) {
         log(`frame ${frames}: ${frame.bytes.length} bytes, ${result}`);
       }
     }
   } finally {
     removeSignals();
+    clearInterval(ticker);
     status?.end();
   }
   const seconds = (performance.now() - started) / 1000;
