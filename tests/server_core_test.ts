@@ -198,6 +198,38 @@ Deno.test("FrameSink acknowledges at once while few frames wait, and holds one p
   assert.equal((await iterator.next()).done, true);
 });
 
+Deno.test("FrameSink queues up to 128 frames but decodes only 32 ahead; the rest wait encoded, and all are handed out in order", async () => {
+  let started = 0;
+  const decoder: ImageDecoder = {
+    name: "counting",
+    supports: () => true,
+    decode: (): Promise<DecodedImage> => {
+      started++;
+      return Promise.resolve({
+        width: 1,
+        height: 1,
+        channels: 3,
+        data: new Uint8Array(3),
+      });
+    },
+    close: () => {},
+  };
+  const sink = new FrameSink({ decoder, send: () => {} });
+  for (let n = 0; n < 130; n++) sink.accept(frame(`s${n % 16}`));
+  assert.equal(sink.waiting, 128);
+  assert.equal(sink.skipped, 2);
+  assert.equal(started, 32);
+  sink.close();
+  const indexes = [];
+  for await (const f of sink) {
+    assert.ok(f.image !== undefined);
+    indexes.push(f.index);
+  }
+  assert.deepEqual(indexes, Array.from({ length: 128 }, (_, i) => i + 1));
+  assert.equal(started, 128);
+  assert.equal(sink.decoded, 128);
+});
+
 Deno.test("FrameSink skips frames past its frame and byte limits, and counts them", () => {
   const sink = new FrameSink({
     maxPendingFrames: 1,

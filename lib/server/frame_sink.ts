@@ -54,9 +54,10 @@ export interface FrameSinkOptions {
    */
   maxPendingFrames?: number;
   /**
-   * How many frames may wait before new ones are skipped.
+   * How many frames may wait before new ones are skipped; only the first
+   * 32 are decoded ahead, the rest wait encoded.
    *
-   * @default {32}
+   * @default {128}
    */
   maxQueuedFrames?: number;
   /**
@@ -85,7 +86,9 @@ type QueuedFrame =
 
 interface Pending {
   readonly frame: QueuedFrame;
-  readonly decoded: Promise<DecodedImage | Error | undefined>;
+  readonly sentAt: number | undefined;
+  /** Its decode, once begun: only the first {@linkcode DECODE_AHEAD} are. */
+  decoded: Promise<DecodedImage | Error | undefined> | undefined;
 }
 
 function withResult(
@@ -101,6 +104,12 @@ function withResult(
 
 /** Whole frames that may wait, in bytes, unless told otherwise: 256 MiB. */
 const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+/**
+ * Frames at the head of the queue that are decoded ahead of the consumer.
+ * The rest wait encoded, so that a queue long enough for many senders'
+ * bursts does not hold as many decoded images.
+ */
+const DECODE_AHEAD = 32;
 /** Held acknowledgements beyond this are not sent: such senders do not wait anyway. */
 const MAX_HELD_ACKS = 256;
 
@@ -156,7 +165,10 @@ export class FrameSink implements AsyncIterable<ReceivedFrame> {
   constructor(options: FrameSinkOptions) {
     this.#decoder = options.decoder;
     this.#maxPending = options.maxPendingFrames ?? 16;
-    this.#maxQueued = Math.max(this.#maxPending, options.maxQueuedFrames ?? 32);
+    this.#maxQueued = Math.max(
+      this.#maxPending,
+      options.maxQueuedFrames ?? 128,
+    );
     this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#send = options.send;
     this.#onDone = options.onDone;
@@ -218,7 +230,10 @@ export class FrameSink implements AsyncIterable<ReceivedFrame> {
     };
     this.#queue.push({
       frame: received,
-      decoded: this.#decode(received, frame.sentAt),
+      sentAt: frame.sentAt,
+      decoded: this.#queue.length < DECODE_AHEAD
+        ? this.#decode(received, frame.sentAt)
+        : undefined,
     });
     this.#queuedBytes += frame.bytes.length;
     if (frame.ack !== undefined) {
@@ -246,9 +261,12 @@ export class FrameSink implements AsyncIterable<ReceivedFrame> {
         await new Promise<void>((resolve) => this.#wake = resolve);
         continue;
       }
-      const result = await head.decoded;
+      const result = await this.#begin(head);
       this.#queue.shift();
       this.#queuedBytes -= head.frame.bytes.length;
+      // The next frame comes within the frames decoded ahead.
+      const next = this.#queue[DECODE_AHEAD - 1];
+      if (next !== undefined) this.#begin(next);
       this.#release();
       yield withResult(head.frame, result);
     }
@@ -267,7 +285,12 @@ export class FrameSink implements AsyncIterable<ReceivedFrame> {
 
   /** Settles when every queued frame has finished decoding. */
   async drain(): Promise<void> {
-    await Promise.all(this.#queue.map((pending) => pending.decoded));
+    await Promise.all(this.#queue.map((pending) => this.#begin(pending)));
+  }
+
+  /** The frame's decode, begun now if it was not yet. */
+  #begin(pending: Pending): Promise<DecodedImage | Error | undefined> {
+    return pending.decoded ??= this.#decode(pending.frame, pending.sentAt);
   }
 
   async #decode(

@@ -225,9 +225,10 @@ export interface FrameServerOptions extends ReassemblerOptions {
   maxPendingFrames?: number;
   /**
    * How many frames may wait before new ones are skipped, which only
-   * happens to senders that do not wait for replies.
+   * happens to senders that do not wait for replies; the first 32 are
+   * decoded ahead, the rest wait encoded.
    *
-   * @default {32}
+   * @default {128}
    */
   maxQueuedFrames?: number;
   /**
