@@ -19,7 +19,7 @@
  * @module
  */
 
-import { parseFlags, runMain } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { freeUdpPort, lastSummary, Peer, PeerError } from "./_process.ts";
 import { framePath } from "./make_frames.ts";
 import { median } from "./_report.ts";
@@ -178,15 +178,9 @@ Options:
   --help    show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      quick: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    quick: { type: "boolean", default: false },
+  }, async (values) => {
     console.log(await runCaptureBench({ quick: values.quick }));
   });
 }

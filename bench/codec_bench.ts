@@ -17,7 +17,7 @@ import {
 } from "../lib/codec/imagescript.ts";
 import { TurboJpegDecoder, TurboJpegEncoder } from "../lib/codec/turbojpeg.ts";
 import type { DecodedImage } from "../lib/codec/types.ts";
-import { parseFlags, runMain } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { FRAME_SIZES, framePath } from "./make_frames.ts";
 
 /** Options for {@linkcode runCodecBench}. */
@@ -188,15 +188,9 @@ Options:
   --help    show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      quick: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    quick: { type: "boolean", default: false },
+  }, async (values) => {
     console.log(await runCodecBench({ quick: values.quick }));
   });
 }

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { parseFlags, runMain } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import {
   type Aead,
   type AeadImplementation,
@@ -254,15 +254,9 @@ Options:
   --help    show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      quick: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    quick: { type: "boolean", default: false },
+  }, async (values) => {
     console.log(await runCryptoBench({ quick: values.quick }));
   });
 }

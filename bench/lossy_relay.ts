@@ -12,13 +12,8 @@
  * @module
  */
 
-import {
-  intFlag,
-  numberFlag,
-  parseFlags,
-  runMain,
-  UsageError,
-} from "../lib/cli/cli.ts";
+import { intFlag, numberFlag, UsageError } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { LossyRelay } from "../lib/net/lossy_relay.ts";
 
 const HELP =
@@ -39,23 +34,17 @@ Options:
   --seed N             the forward path's seed, the backward's N+1 (default 1)
   --help               show this help`;
 
-await runMain(async () => {
-  const { values } = parseFlags(Deno.args, {
-    target: { type: "string" },
-    port: { type: "string" },
-    loss: { type: "string" },
-    duplicate: { type: "string" },
-    reorder: { type: "string" },
-    "delay-ms": { type: "string" },
-    "jitter-ms": { type: "string" },
-    "rate-mbit": { type: "string" },
-    seed: { type: "string" },
-    help: { type: "boolean", default: false },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+await benchMain(HELP, {
+  target: { type: "string" },
+  port: { type: "string" },
+  loss: { type: "string" },
+  duplicate: { type: "string" },
+  reorder: { type: "string" },
+  "delay-ms": { type: "string" },
+  "jitter-ms": { type: "string" },
+  "rate-mbit": { type: "string" },
+  seed: { type: "string" },
+}, async (values) => {
   const match = /^(.+):(\d+)$/.exec(values.target ?? "");
   if (!match) {
     throw new UsageError(

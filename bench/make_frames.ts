@@ -11,7 +11,7 @@
  * @module
  */
 
-import { parseFlags, runMain } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { TurboJpegEncoder } from "../lib/codec/turbojpeg.ts";
 
 /** The frame sizes made, as `[width, height]`. */
@@ -111,14 +111,7 @@ Options:
   --help    show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {}, async () => {
     for (const { path, bytes } of await makeFrames()) {
       console.log(`${path}: ${Math.round(bytes / 1024)} KiB`);
     }

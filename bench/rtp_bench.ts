@@ -15,13 +15,8 @@
  * @module
  */
 
-import {
-  choiceFlag,
-  intFlag,
-  numberFlag,
-  parseFlags,
-  runMain,
-} from "../lib/cli/cli.ts";
+import { choiceFlag, intFlag, numberFlag } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import {
   type GStreamerResult,
   gstreamerSender,
@@ -190,18 +185,12 @@ Options:
   --help           show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      size: { type: "string" },
-      seconds: { type: "string" },
-      attempts: { type: "string" },
-      rounds: { type: "string" },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    size: { type: "string" },
+    seconds: { type: "string" },
+    attempts: { type: "string" },
+    rounds: { type: "string" },
+  }, async (values) => {
     const size = choiceFlag("size", values.size, [
       "1280x720",
       "640x480",

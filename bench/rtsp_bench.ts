@@ -18,13 +18,8 @@
  * @module
  */
 
-import {
-  choiceFlag,
-  intFlag,
-  numberFlag,
-  parseFlags,
-  runMain,
-} from "../lib/cli/cli.ts";
+import { choiceFlag, intFlag, numberFlag } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { RtspClient } from "../lib/rtsp/client.ts";
 import { commandOutput, Peer } from "./_process.ts";
 
@@ -290,18 +285,12 @@ export function fanOutTable(rows: FanOutRow[]): string {
 }
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      seconds: { type: "string" },
-      clients: { type: "string" },
-      transports: { type: "string" },
-      ffmpeg: { type: "string" },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    seconds: { type: "string" },
+    clients: { type: "string" },
+    transports: { type: "string" },
+    ffmpeg: { type: "string" },
+  }, async (values) => {
     const rows = await runRtspBench({
       seconds: numberFlag("seconds", values.seconds, 5, {
         min: 0.5,

@@ -21,7 +21,8 @@
  * @module
  */
 
-import { intFlag, parseFlags, runMain, UsageError } from "../lib/cli/cli.ts";
+import { intFlag, type parseFlags, UsageError } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { runGStreamer } from "./gstreamer.ts";
 import { decodeRate } from "./_limits.ts";
 import {
@@ -564,24 +565,22 @@ function list(value: string | undefined): string[] | undefined {
   return value?.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
-async function main(): Promise<number> {
+const FLAGS = {
+  quick: { type: "boolean", default: false },
+  runs: { type: "string" },
+  frames: { type: "string" },
+  sizes: { type: "string" },
+  peers: { type: "string" },
+  "chunk-sizes": { type: "string" },
+  sections: { type: "string" },
+  out: { type: "string" },
+} as const;
+
+async function main(
+  values: ReturnType<typeof parseFlags<typeof FLAGS>>["values"],
+): Promise<number> {
   const started = performance.now();
   const loadAtStart = loadAverage();
-  const { values } = parseFlags(Deno.args, {
-    quick: { type: "boolean", default: false },
-    runs: { type: "string" },
-    frames: { type: "string" },
-    sizes: { type: "string" },
-    peers: { type: "string" },
-    "chunk-sizes": { type: "string" },
-    sections: { type: "string" },
-    out: { type: "string" },
-    help: { type: "boolean", default: false },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const quick = values.quick ?? false;
   const settings: Settings = {
     quick,
@@ -842,4 +841,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await benchMain(HELP, FLAGS, main);

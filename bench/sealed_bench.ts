@@ -18,7 +18,8 @@
  * @module
  */
 
-import { intFlag, parseFlags, runMain } from "../lib/cli/cli.ts";
+import { intFlag } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { writeKeyFile } from "../lib/crypto/key_file.ts";
 import { lastSummary, Peer, PeerError } from "./_process.ts";
 
@@ -265,16 +266,10 @@ Options:
   --help           show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      quick: { type: "boolean", default: false },
-      "start-fps": { type: "string" },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    quick: { type: "boolean", default: false },
+    "start-fps": { type: "string" },
+  }, async (values) => {
     const startFps = values["start-fps"] === undefined
       ? undefined
       : intFlag("start-fps", values["start-fps"], 60, { min: 1, max: 10_000 });

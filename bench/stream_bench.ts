@@ -28,13 +28,8 @@
  * @module
  */
 
-import {
-  intFlag,
-  numberFlag,
-  parseFlags,
-  runMain,
-  UsageError,
-} from "../lib/cli/cli.ts";
+import { intFlag, numberFlag, UsageError } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { LossyRelay } from "../lib/net/lossy_relay.ts";
 import { JpegSplitter } from "../lib/capture/jpeg_splitter.ts";
 import {
@@ -1056,20 +1051,14 @@ Options:
   --help            show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      quick: { type: "boolean", default: false },
-      sections: { type: "string" },
-      svg: { type: "string" },
-      out: { type: "string" },
-      loss: { type: "string" },
-      seed: { type: "string" },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    quick: { type: "boolean", default: false },
+    sections: { type: "string" },
+    svg: { type: "string" },
+    out: { type: "string" },
+    loss: { type: "string" },
+    seed: { type: "string" },
+  }, async (values) => {
     const sections = values.sections?.split(",").map((s) => s.trim());
     for (const name of sections ?? []) {
       if (!(SECTIONS as readonly string[]).includes(name)) {

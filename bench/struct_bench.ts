@@ -9,7 +9,7 @@
  * @module
  */
 
-import { parseFlags, runMain } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { pack, Struct, unpack } from "../lib/struct/mod.ts";
 
 const PYTHON = Deno.env.get("STRUCT_BENCH_PYTHON") ?? "python3";
@@ -171,14 +171,7 @@ Options:
   --help    show this help`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {}, async () => {
     console.log(await runStructBench());
     if (sink === null) console.log("");
   });

@@ -10,13 +10,8 @@
  * @module
  */
 
-import {
-  choiceFlag,
-  intFlag,
-  parseFlags,
-  runMain,
-  UsageError,
-} from "../lib/cli/cli.ts";
+import { choiceFlag, intFlag, UsageError } from "../lib/cli/cli.ts";
+import { benchMain } from "./_cli.ts";
 import { openDatagramSocket } from "../lib/net/open.ts";
 
 /** Options for {@linkcode runUdpBench}. */
@@ -220,18 +215,12 @@ The blaster, which the benchmark starts itself:
   --implementation I    native (default) or deno`;
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const { values } = parseFlags(Deno.args, {
-      "blast": { type: "string" },
-      "size": { type: "string" },
-      "duration-ms": { type: "string" },
-      "implementation": { type: "string" },
-      help: { type: "boolean", default: false },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
+  await benchMain(HELP, {
+    "blast": { type: "string" },
+    "size": { type: "string" },
+    "duration-ms": { type: "string" },
+    "implementation": { type: "string" },
+  }, async (values) => {
     const durationMs = intFlag("duration-ms", values["duration-ms"], 2000, {
       min: 100,
       max: 600_000,
