@@ -8,6 +8,7 @@
  * worktree of a branch not yet merged); by default it is this repository.
  */
 import assert from "node:assert/strict";
+import { reportOf } from "./_stream_report.ts";
 import { crc32c } from "../lib/stream/crc32c.ts";
 import {
   encodeMessage,
@@ -752,25 +753,13 @@ function receiverReport(
   highestPacket: number,
   nextFrameId: number,
 ): Uint8Array {
-  const bytes = encodeReport({
+  const bytes = encodeReport(reportOf({
     highestPacket,
-    delaySince: 0,
     receiverClock: Date.now() * 1000,
     packetsReceived: highestPacket + 1,
-    bytesReceived: 0,
     nextFrameId,
     framesDelivered: nextFrameId,
-    framesLost: 0,
-    framesLate: 0,
-    framesCorrupt: 0,
-    recoveredNack: 0,
-    recoveredFec: 0,
-    chunksLate: 0,
-    jitter: 0,
-    queueingDelay: 0,
-    framesSkipped: 0,
-    framesWaiting: 0,
-  });
+  }));
   writeHeader(bytes, PacketType.report, 0, streamId, true, packetNumber);
   return bytes;
 }

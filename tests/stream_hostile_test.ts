@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { reportOf } from "./_stream_report.ts";
 import fc from "fast-check";
 import type { Endpoint } from "../lib/net/types.ts";
 import type { ReceiverEvent } from "../lib/server/types.ts";
@@ -253,25 +254,7 @@ Deno.test("StreamReceiver takes no feedback: a NACK or report sent to it opens n
     1200,
   )[0]!;
   writeHeader(nack, PacketType.nack, 0, 7, true, 1);
-  const report = encodeReport({
-    highestPacket: 0,
-    delaySince: 0,
-    receiverClock: 0,
-    packetsReceived: 0,
-    bytesReceived: 0,
-    nextFrameId: 0,
-    framesDelivered: 0,
-    framesLost: 0,
-    framesLate: 0,
-    framesCorrupt: 0,
-    recoveredNack: 0,
-    recoveredFec: 0,
-    chunksLate: 0,
-    jitter: 0,
-    queueingDelay: 0,
-    framesSkipped: 0,
-    framesWaiting: 0,
-  });
+  const report = encodeReport(reportOf({}));
   writeHeader(report, PacketType.report, 0, 7, true, 2);
   for (let now = 0; now < 2000; now += 50) feed(receiver, now, [nack, report]);
   assert.equal(receiver.streams, 0);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { reportOf } from "../../_stream_report.ts";
 import { StreamReceiver } from "../../../lib/stream/receiver.ts";
 import { StreamSender } from "../../../lib/stream/sender.ts";
 import {
@@ -188,25 +189,14 @@ function streamSeeds(corpus: Corpus): Uint8Array[] {
     seeds.push(withHeader(nack, PacketType.nack));
   }
   seeds.push(withHeader(
-    encodeReport({
+    encodeReport(reportOf({
       highestPacket: 9,
-      delaySince: 0,
       receiverClock: 1e15,
       packetsReceived: 9,
       bytesReceived: 9000,
       nextFrameId: 2,
       framesDelivered: 2,
-      framesLost: 0,
-      framesLate: 0,
-      framesCorrupt: 0,
-      recoveredNack: 0,
-      recoveredFec: 0,
-      chunksLate: 0,
-      jitter: 0,
-      queueingDelay: 0,
-      framesSkipped: 0,
-      framesWaiting: 0,
-    }),
+    })),
     PacketType.report,
   ));
   return seeds;
