@@ -308,37 +308,30 @@ Deno.test("RateController climbs while backlogged, backs off on delay, loss abov
 });
 
 Deno.test("RateController backs an overrun off to just under the receiving program's rate, not 15% at a time", () => {
-  const rate = new RateController({ initialRate: 80e6 });
-  rate.onSample(0, {
+  const calm = {
     lossFraction: 0,
     queueingDelayMs: 0,
     minRttMs: 1,
-    receiveRate: 80e6,
+    receiveRate: undefined,
     backlogged: true,
+  };
+  const rate = new RateController({ initialRate: 80e6 });
+  rate.onSample(0, {
+    ...calm,
+    receiveRate: 80e6,
     backlogFrames: 20,
     drainRate: 50e6,
   });
   assert.equal(rate.rate, 50e6 * 0.95);
   // A skipped frame with no rate known: 15% off, as before.
   const blind = new RateController({ initialRate: 1e6 });
-  blind.onSample(0, {
-    lossFraction: 0,
-    queueingDelayMs: 0,
-    minRttMs: 1,
-    receiveRate: undefined,
-    backlogged: true,
-    overrun: true,
-  });
+  blind.onSample(0, { ...calm, overrun: true });
   assert.equal(blind.rate, 850_000);
   // A skip with no queue left: one short interval's drain (near 0) is not
   // taken as the program's rate; with nothing smoothed, 15% off.
   const empty = new RateController({ initialRate: 1e6 });
   empty.onSample(0, {
-    lossFraction: 0,
-    queueingDelayMs: 0,
-    minRttMs: 1,
-    receiveRate: undefined,
-    backlogged: true,
+    ...calm,
     overrun: true,
     backlogFrames: 0,
     drainRate: 1000,
